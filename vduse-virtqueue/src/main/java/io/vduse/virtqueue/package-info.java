@@ -1,0 +1,4 @@
+/**
+ * Split and packed virtqueues, device side and driver side.
+ */
+package io.vduse.virtqueue;

@@ -38,4 +38,18 @@ final class Ranges {
     static long max(long a, long b) {
         return Long.compareUnsigned(a, b) >= 0 ? a : b;
     }
+
+    /**
+     * Checks a buffer of {@code length} bytes (unsigned) at {@code iova} from a descriptor.
+     *
+     * @throws IovaFault {@link IovaFault.Reason#ZERO_LENGTH} or {@link IovaFault.Reason#OVERFLOW}
+     */
+    static void checkBuffer(long iova, long length, Access access) {
+        if (length == 0) {
+            throw new IovaFault(IovaFault.Reason.ZERO_LENGTH, iova, length, access);
+        }
+        if (Long.compareUnsigned(iova + length - 1, iova) < 0) {
+            throw new IovaFault(IovaFault.Reason.OVERFLOW, iova, length, access);
+        }
+    }
 }

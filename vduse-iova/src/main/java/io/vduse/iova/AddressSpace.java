@@ -33,7 +33,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * Every translation checks the requested access against the entry's permission before any
  * memory is touched: a write through a {@code PROT_READ} mapping would kill the JVM. As a second
  * line, a {@link Access#READ} mapping is handed out with a read-only view of its memory, so even
- * code that skipped the check cannot write it (writes throw {@link UnsupportedOperationException}).
+ * code that skipped the check cannot write it (a write throws {@link IllegalArgumentException}
+ * from the segment).
  */
 public final class AddressSpace implements IovaMemory, AutoCloseable {
 

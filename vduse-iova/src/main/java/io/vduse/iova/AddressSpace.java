@@ -1,0 +1,317 @@
+package io.vduse.iova;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The device's IOTLB cache: turns IOVAs into memory, fetching what it lacks from a
+ * {@link MappingSource} ({@code VDUSE_IOTLB_GET_FD} + {@code mmap}) and dropping what the kernel
+ * invalidates ({@code VDUSE_UPDATE_IOTLB}).
+ *
+ * <h2>Concurrency</h2>
+ * Queue threads translate while the message thread invalidates. The cached mappings are an
+ * immutable snapshot, sorted arrays of starts, lasts and mappings, that a translation reads
+ * without a lock and searches in O(log n) without allocating. A miss, an invalidation and
+ * {@link #close} take a lock, build a new snapshot and publish it; misses therefore serialize,
+ * which is what the kernel does with {@code GET_FD} anyway.
+ *
+ * <h2>Released mappings</h2>
+ * An invalidated mapping leaves the snapshot first, then goes back to the source, which (per
+ * the {@link MappingSource} contract) closes its shared arena before unmapping. A queue thread
+ * that took the mapping from the old snapshot and touches it after that gets an
+ * {@link IllegalStateException} from the memory access: the caller treats that like a fault
+ * (fail the request, or translate again), never as a crash. {@link #invalidate} returns only
+ * after every mapping it dropped is released, so the device can answer the kernel's message
+ * knowing the old memory is gone.
+ *
+ * <h2>Permissions</h2>
+ * Every translation checks the requested access against the entry's permission before any
+ * memory is touched: a write through a {@code PROT_READ} mapping would kill the JVM. As a second
+ * line, a {@link Access#READ} mapping is handed out with a read-only view of its memory, so even
+ * code that skipped the check cannot write it (a write throws {@link IllegalArgumentException}
+ * from the segment).
+ */
+public final class AddressSpace implements IovaMemory, AutoCloseable {
+
+    /** The cached mappings, sorted by start; never modified once published. */
+    private static final class Snapshot {
+
+        static final Snapshot EMPTY = new Snapshot(new long[0], new long[0], new Mapping[0], new Mapping[0]);
+
+        final long[] starts;
+        final long[] lasts;
+        /** What translations hand out: read-only views for read-only entries. */
+        final Mapping[] mappings;
+        /** What the source returned, index for index: what goes back on release. */
+        final Mapping[] resolved;
+
+        Snapshot(long[] starts, long[] lasts, Mapping[] mappings, Mapping[] resolved) {
+            this.starts = starts;
+            this.lasts = lasts;
+            this.mappings = mappings;
+            this.resolved = resolved;
+        }
+
+        /** The index of the mapping holding {@code iova}, or -1. No allocation, no lock. */
+        int indexOf(long iova) {
+            // The greatest start not above iova; mappings are disjoint, so only it can hold iova.
+            int low = 0;
+            int high = starts.length - 1;
+            int found = -1;
+            while (low <= high) {
+                int mid = (low + high) >>> 1;
+                if (Long.compareUnsigned(starts[mid], iova) <= 0) {
+                    found = mid;
+                    low = mid + 1;
+                } else {
+                    high = mid - 1;
+                }
+            }
+            return found >= 0 && Long.compareUnsigned(iova, lasts[found]) <= 0 ? found : -1;
+        }
+
+        int size() {
+            return starts.length;
+        }
+
+        /**
+         * This snapshot without the mappings overlapping {@code [start, last]}, whose source
+         * mappings are added to {@code dropped}.
+         */
+        Snapshot without(long start, long last, List<Mapping> dropped) {
+            int kept = 0;
+            for (int i = 0; i < size(); i++) {
+                if (!Ranges.overlaps(starts[i], lasts[i], start, last)) {
+                    kept++;
+                }
+            }
+            if (kept == size()) {
+                return this;
+            }
+            Builder b = new Builder(kept);
+            for (int i = 0; i < size(); i++) {
+                if (Ranges.overlaps(starts[i], lasts[i], start, last)) {
+                    dropped.add(resolved[i]);
+                } else {
+                    b.add(mappings[i], resolved[i]);
+                }
+            }
+            return b.build();
+        }
+
+        /** This snapshot plus {@code mapping}, which overlaps none of it, in order. */
+        Snapshot with(Mapping mapping, Mapping source) {
+            Builder b = new Builder(size() + 1);
+            boolean placed = false;
+            for (int i = 0; i < size(); i++) {
+                if (!placed && Long.compareUnsigned(mapping.start(), starts[i]) < 0) {
+                    b.add(mapping, source);
+                    placed = true;
+                }
+                b.add(mappings[i], resolved[i]);
+            }
+            if (!placed) {
+                b.add(mapping, source);
+            }
+            return b.build();
+        }
+    }
+
+    /** Fills the arrays of a new snapshot in order. */
+    private static final class Builder {
+        private final long[] starts;
+        private final long[] lasts;
+        private final Mapping[] mappings;
+        private final Mapping[] resolved;
+        private int n;
+
+        Builder(int size) {
+            starts = new long[size];
+            lasts = new long[size];
+            mappings = new Mapping[size];
+            resolved = new Mapping[size];
+        }
+
+        void add(Mapping mapping, Mapping source) {
+            starts[n] = mapping.start();
+            lasts[n] = mapping.last();
+            mappings[n] = mapping;
+            resolved[n] = source;
+            n++;
+        }
+
+        Snapshot build() {
+            return new Snapshot(starts, lasts, mappings, resolved);
+        }
+    }
+
+    private static final VarHandle SNAPSHOT;
+
+    static {
+        try {
+            SNAPSHOT = MethodHandles.lookup().findVarHandle(AddressSpace.class, "snapshot", Snapshot.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final MappingSource source;
+    /** Serializes misses, invalidations and close: the writers of {@link #snapshot}. */
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Read with getAcquire by translations, written with setRelease under {@link #lock}. */
+    @SuppressWarnings("unused") // accessed through SNAPSHOT
+    private Snapshot snapshot = Snapshot.EMPTY;
+    /** Guarded by {@link #lock}. */
+    private boolean closed;
+
+    /** Creates an empty cache over {@code source}. */
+    public AddressSpace(MappingSource source) {
+        this.source = Objects.requireNonNull(source, "source");
+    }
+
+    /**
+     * The mapping holding {@code iova}, which must allow {@code access}. A cached mapping costs a
+     * binary search: no lock, no allocation. A miss asks the source, under the lock.
+     *
+     * @throws IovaFault {@link IovaFault.Reason#UNMAPPED} if the source maps nothing there,
+     *     {@link IovaFault.Reason#PERMISSION} if the mapping lacks the access
+     * @throws IllegalStateException if the address space is closed, or the source returned a
+     *     mapping that does not hold {@code iova}
+     */
+    @Override
+    public Mapping mapping(long iova, Access access) {
+        // Acquire pairs with the release in publish(): having seen a snapshot, this thread sees
+        // its arrays filled and the Mapping objects (and segments) they point to fully built.
+        // A plain read could, on a weakly ordered CPU, see the new reference but stale array
+        // slots: a null mapping or a start that does not match its memory.
+        Snapshot current = (Snapshot) SNAPSHOT.getAcquire(this);
+        int i = current.indexOf(iova);
+        Mapping mapping = i >= 0 ? current.mappings[i] : miss(iova, access);
+        if (!mapping.access().allows(access)) {
+            throw new IovaFault(IovaFault.Reason.PERMISSION, iova, 0, access);
+        }
+        return mapping;
+    }
+
+    /**
+     * Drops every cached mapping overlapping {@code [start, last]}, whole, and releases it to the
+     * source before returning; the next translation of those addresses asks the source again.
+     * What {@code VDUSE_UPDATE_IOTLB} asks of the device.
+     *
+     * @throws IllegalArgumentException if {@code last} is below {@code start}
+     * @throws RuntimeException the first failure of the source to release a mapping, after all
+     *     were tried (later failures are suppressed into it)
+     */
+    public void invalidate(long start, long last) {
+        Ranges.checkRange(start, last);
+        List<Mapping> dropped = new ArrayList<>();
+        lock.lock();
+        try {
+            Snapshot current = (Snapshot) SNAPSHOT.get(this);
+            publish(current.without(start, last, dropped));
+            // Only now, with no new translation able to find them, may they go away.
+            releaseAll(dropped);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Drops and releases every cached mapping, as {@code invalidate(0, 2^64 - 1)}. */
+    public void invalidateAll() {
+        invalidate(0, -1L);
+    }
+
+    /** The cached mappings in address order, as handed out; a copy, for diagnostics and tests. */
+    public List<Mapping> cachedMappings() {
+        return List.of(((Snapshot) SNAPSHOT.getAcquire(this)).mappings);
+    }
+
+    /**
+     * Releases every cached mapping; translations fail with {@link IllegalStateException}
+     * afterwards. Idempotent.
+     */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            lock.unlock();
+        }
+        invalidateAll();
+    }
+
+    private Mapping miss(long iova, Access access) {
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("address space closed");
+            }
+            // Under the lock no one else publishes, so a plain read sees the latest snapshot.
+            Snapshot current = (Snapshot) SNAPSHOT.get(this);
+            int i = current.indexOf(iova);
+            if (i >= 0) {
+                // Another thread missed on the same mapping first and resolved it.
+                return current.mappings[i];
+            }
+            Mapping resolved = source.resolve(iova).orElseThrow(
+                    () -> new IovaFault(IovaFault.Reason.UNMAPPED, iova, 0, access));
+            if (!resolved.contains(iova)) {
+                source.release(resolved);
+                throw new IllegalStateException("mapping source answered IOVA 0x%x with [0x%x, 0x%x]"
+                        .formatted(iova, resolved.start(), resolved.last()));
+            }
+            Mapping handedOut = resolved.access() == Access.READ && !resolved.memory().isReadOnly()
+                    ? new Mapping(resolved.start(), resolved.last(), Access.READ, resolved.memory().asReadOnly())
+                    : resolved;
+            // A cached mapping overlapping the new one is stale: the kernel changed that range
+            // and its UPDATE_IOTLB has not been handled yet. The fresh answer wins; the stale
+            // mapping goes now rather than when the message arrives.
+            List<Mapping> stale = new ArrayList<>();
+            publish(current.without(resolved.start(), resolved.last(), stale).with(handedOut, resolved));
+            releaseAll(stale);
+            return handedOut;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes {@code next} the snapshot translations see. Called under {@link #lock}. */
+    private void publish(Snapshot next) {
+        // Release: the arrays and mappings of `next`, written by this thread just before, are
+        // visible to any thread whose getAcquire in mapping() reads `next`.
+        SNAPSHOT.setRelease(this, next);
+    }
+
+    private void releaseAll(List<Mapping> mappings) {
+        RuntimeException failure = null;
+        for (Mapping m : mappings) {
+            try {
+                source.release(m);
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    @Override
+    public String toString() {
+        Snapshot current = (Snapshot) SNAPSHOT.getAcquire(this);
+        return "AddressSpace" + Arrays.toString(current.mappings);
+    }
+}

@@ -51,7 +51,6 @@ final class PackedDeviceQueue extends DeviceQueueBase {
     private long pendingFirstOffset;
     private int pendingFirstFlags;
     private int slotsSinceDecision;
-    private boolean signalledValid;
 
     PackedDeviceQueue(IovaMemory memory, int size, long descIova, long driverIova, long deviceIova,
             long features, VqState.Packed state) {
@@ -88,7 +87,6 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         inFlightSlots = inFlight;
         pendingCount = 0;
         slotsSinceDecision = 0;
-        signalledValid = false;
         clearFailure();
     }
 
@@ -250,8 +248,6 @@ final class PackedDeviceQueue extends DeviceQueueBase {
             int word = lpI32(driverEvent, PackedRing.EVENT_OFF_WRAP);
             int offWrap = word & 0xffff;
             int flags = word >>> 16;
-            boolean valid = signalledValid;
-            signalledValid = true;
             if (flags == PackedRing.EVENT_FLAGS_DISABLE) {
                 return false;
             }
@@ -259,7 +255,7 @@ final class PackedDeviceQueue extends DeviceQueueBase {
                 // ENABLE, or a value we do not know: an extra interrupt is harmless.
                 return true;
             }
-            return !valid || needEvent(offWrap, usedIdx, usedWrap, advanced);
+            return needEvent(offWrap, usedIdx, usedWrap, advanced);
         } catch (IllegalStateException e) {
             throw ringGone(e);
         }

@@ -44,7 +44,6 @@ final class SplitDeviceQueue extends DeviceQueueBase {
     private int shadowAvail;
     private int usedIdx;
     private int publishedUsed;
-    private boolean signalledValid;
 
     SplitDeviceQueue(IovaMemory memory, int size, long descIova, long driverIova, long deviceIova,
             long features, VqState.Split state) {
@@ -86,7 +85,6 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         // The used ring's own idx is where the device left it before a restart.
         usedIdx = usedInRing;
         publishedUsed = usedInRing;
-        signalledValid = false;
         clearFailure();
     }
 
@@ -243,11 +241,9 @@ final class SplitDeviceQueue extends DeviceQueueBase {
             // read the other's old value: we skip the interrupt, it goes to sleep, and the used
             // elements sit unnoticed.
             VarHandle.fullFence();
-            boolean valid = signalledValid;
-            signalledValid = true;
             if (eventIdx) {
-                // After a start or reset, old is not an index the driver knew: notify once.
-                return !valid || SplitRing.needEvent(lpU16(avail, usedEventOffset), usedIdx, old);
+                // old is exact even after a restart: it is the used idx the ring itself held.
+                return SplitRing.needEvent(lpU16(avail, usedEventOffset), usedIdx, old);
             }
             return (lpU16(avail, SplitRing.AVAIL_FLAGS) & SplitRing.AVAIL_F_NO_INTERRUPT) == 0;
         } catch (IllegalStateException e) {

@@ -1,0 +1,123 @@
+package io.vduse.virtqueue;
+
+import io.vduse.api.Layouts;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Reads the device-readable buffers of a {@link DescriptorChain} as one stream of bytes: request
+ * headers as little-endian values, payloads copied into a backend segment. A buffer may span
+ * several mappings and a value may straddle two buffers; both are handled here.
+ *
+ * <p>A flyweight owned by its chain and rewound by every pop. Reading more than
+ * {@link #remaining()} throws {@link IndexOutOfBoundsException} (a device checks the length of
+ * what the driver sent first); memory the driver did not map readable breaks the queue and
+ * throws {@link VirtqueueException}.
+ */
+public final class ChainReader {
+
+    private final BufferCursor cursor;
+    // Values that straddle a buffer or mapping boundary are gathered here; allocated once.
+    private final MemorySegment scratch = MemorySegment.ofArray(new byte[8]);
+
+    ChainReader(BufferCursor cursor) {
+        this.cursor = cursor;
+    }
+
+    BufferCursor cursor() {
+        return cursor;
+    }
+
+    /** Bytes not yet read. */
+    public long remaining() {
+        return cursor.remaining();
+    }
+
+    /** Bytes read or skipped since the pop. */
+    public long bytesRead() {
+        return cursor.done();
+    }
+
+    /** Skips {@code length} bytes. */
+    public void skip(long length) {
+        cursor.skip(length);
+    }
+
+    /** Reads one byte. */
+    public byte readByte() {
+        cursor.require(1);
+        try {
+            cursor.piece(1);
+            byte value = cursor.segment.get(Layouts.U8, cursor.offset);
+            cursor.advance(1);
+            return value;
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+    }
+
+    /** Reads a little-endian 16-bit value. */
+    public short readShortLe() {
+        cursor.require(2);
+        try {
+            if (cursor.piece(2) == 2) {
+                short value = cursor.segment.get(Layouts.LE16, cursor.offset);
+                cursor.advance(2);
+                return value;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+        read(scratch, 0, 2);
+        return scratch.get(Layouts.LE16, 0);
+    }
+
+    /** Reads a little-endian 32-bit value. */
+    public int readIntLe() {
+        cursor.require(4);
+        try {
+            if (cursor.piece(4) == 4) {
+                int value = cursor.segment.get(Layouts.LE32, cursor.offset);
+                cursor.advance(4);
+                return value;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+        read(scratch, 0, 4);
+        return scratch.get(Layouts.LE32, 0);
+    }
+
+    /** Reads a little-endian 64-bit value. */
+    public long readLongLe() {
+        cursor.require(8);
+        try {
+            if (cursor.piece(8) == 8) {
+                long value = cursor.segment.get(Layouts.LE64, cursor.offset);
+                cursor.advance(8);
+                return value;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+        read(scratch, 0, 8);
+        return scratch.get(Layouts.LE64, 0);
+    }
+
+    /** Copies the next {@code length} bytes into {@code destination} at {@code destinationOffset}. */
+    public void read(MemorySegment destination, long destinationOffset, long length) {
+        cursor.require(length);
+        long at = destinationOffset;
+        long left = length;
+        try {
+            while (left > 0) {
+                long n = cursor.piece(left);
+                MemorySegment.copy(cursor.segment, cursor.offset, destination, at, n);
+                cursor.advance(n);
+                at += n;
+                left -= n;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package io.vduse.virtqueue;
+
+import io.vduse.api.Layouts;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Writes the device-writable buffers of a {@link DescriptorChain} as one stream of bytes:
+ * payloads copied from a backend segment, status bytes and little-endian values. A buffer may
+ * span several mappings and a value may straddle two buffers; both are handled here.
+ *
+ * <p>A flyweight owned by its chain and rewound by every pop. {@link #bytesWritten()} is what a
+ * device passes to {@link DeviceQueue#push}. Writing more than {@link #remaining()} throws
+ * {@link IndexOutOfBoundsException}; memory the driver did not map writable breaks the queue and
+ * throws {@link VirtqueueException}.
+ */
+public final class ChainWriter {
+
+    private final BufferCursor cursor;
+    // Values that straddle a buffer or mapping boundary are staged here; allocated once.
+    private final MemorySegment scratch = MemorySegment.ofArray(new byte[8]);
+
+    ChainWriter(BufferCursor cursor) {
+        this.cursor = cursor;
+    }
+
+    BufferCursor cursor() {
+        return cursor;
+    }
+
+    /** Bytes that may still be written. */
+    public long remaining() {
+        return cursor.remaining();
+    }
+
+    /** Bytes written or skipped since the pop. */
+    public long bytesWritten() {
+        return cursor.done();
+    }
+
+    /** Skips {@code length} bytes, leaving them as the driver left them; they count as written. */
+    public void skip(long length) {
+        cursor.skip(length);
+    }
+
+    /** Writes one byte. */
+    public void writeByte(byte value) {
+        cursor.require(1);
+        try {
+            cursor.piece(1);
+            cursor.segment.set(Layouts.U8, cursor.offset, value);
+            cursor.advance(1);
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+    }
+
+    /** Writes a little-endian 16-bit value. */
+    public void writeShortLe(short value) {
+        cursor.require(2);
+        try {
+            if (cursor.piece(2) == 2) {
+                cursor.segment.set(Layouts.LE16, cursor.offset, value);
+                cursor.advance(2);
+                return;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+        scratch.set(Layouts.LE16, 0, value);
+        write(scratch, 0, 2);
+    }
+
+    /** Writes a little-endian 32-bit value. */
+    public void writeIntLe(int value) {
+        cursor.require(4);
+        try {
+            if (cursor.piece(4) == 4) {
+                cursor.segment.set(Layouts.LE32, cursor.offset, value);
+                cursor.advance(4);
+                return;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+        scratch.set(Layouts.LE32, 0, value);
+        write(scratch, 0, 4);
+    }
+
+    /** Writes a little-endian 64-bit value. */
+    public void writeLongLe(long value) {
+        cursor.require(8);
+        try {
+            if (cursor.piece(8) == 8) {
+                cursor.segment.set(Layouts.LE64, cursor.offset, value);
+                cursor.advance(8);
+                return;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+        scratch.set(Layouts.LE64, 0, value);
+        write(scratch, 0, 8);
+    }
+
+    /** Copies {@code length} bytes of {@code source} from {@code sourceOffset} into the chain. */
+    public void write(MemorySegment source, long sourceOffset, long length) {
+        cursor.require(length);
+        long at = sourceOffset;
+        long left = length;
+        try {
+            while (left > 0) {
+                long n = cursor.piece(left);
+                MemorySegment.copy(source, at, cursor.segment, cursor.offset, n);
+                cursor.advance(n);
+                at += n;
+                left -= n;
+            }
+        } catch (IllegalStateException e) {
+            throw cursor.invalidated(e);
+        }
+    }
+}

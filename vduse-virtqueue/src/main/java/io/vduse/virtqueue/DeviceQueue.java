@@ -1,0 +1,126 @@
+package io.vduse.virtqueue;
+
+import io.vduse.api.VqState;
+import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.iova.IovaMemory;
+
+/**
+ * The device's end of one virtqueue, split or packed: pops descriptor chains the driver made
+ * available, pushes used elements, publishes them and says whether the driver wants an interrupt.
+ *
+ * <p>One thread works a queue (pop, push, publish, notifications); a popped
+ * {@link DescriptorChain} may be read and written on another. The driver is not trusted: bad ring
+ * contents break the queue with a {@link VirtqueueException}, after which every call but
+ * {@link #state()}, {@link #failure()} and {@link #reset} throws that same exception. The device
+ * side writes nothing but the used ring (split) or used descriptors (packed) and its own
+ * notification-suppression fields.
+ *
+ * <p>A queue worker runs:
+ * <pre>{@code
+ * DeviceQueue q = DeviceQueue.create(memory, size, descIova, driverIova, deviceIova, features, state);
+ * DescriptorChain chain = q.newChain();
+ * do {
+ *     q.disableNotifications();
+ *     while (q.pop(chain)) {
+ *         handle(chain.reader(), chain.writer());
+ *         q.push(chain, (int) chain.writer().bytesWritten());
+ *     }
+ *     if (q.publish()) { injectInterrupt(); }
+ * } while (q.enableNotifications());   // false: sleep until the next kick
+ * }</pre>
+ */
+public sealed interface DeviceQueue permits DeviceQueueBase {
+
+    /**
+     * Makes the device end of a queue whose driver set it up at the given addresses.
+     *
+     * @param memory translates the ring areas (sliced once, here) and every buffer address
+     * @param size the queue size: a power of two up to 32768 for split, 1 to 32768 for packed
+     * @param descIova the descriptor table (split) or descriptor ring (packed)
+     * @param driverIova the available ring (split) or driver event suppression area (packed)
+     * @param deviceIova the used ring (split) or device event suppression area (packed)
+     * @param features the negotiated features: {@link VirtioFeatures#RING_PACKED} chooses the
+     *     layout; {@link VirtioFeatures#INDIRECT_DESC} and {@link VirtioFeatures#EVENT_IDX} are
+     *     honoured
+     * @param state where to start: {@link VqState.Split} or {@link VqState.Packed} as the layout
+     *     says, e.g. from {@code VDUSE_VQ_GET_INFO}; {@code null} for a fresh queue
+     * @throws VirtqueueException with {@link VirtqueueException.Reason#BAD_RING_SETUP},
+     *     {@link VirtqueueException.Reason#IOVA_FAULT} or {@link VirtqueueException.Reason#BAD_STATE}
+     * @throws IllegalArgumentException if the state is of the other layout
+     */
+    static DeviceQueue create(IovaMemory memory, int size, long descIova, long driverIova,
+            long deviceIova, long features, VqState state) {
+        if (RingAccess.has(features, VirtioFeatures.RING_PACKED)) {
+            if (state != null && !(state instanceof VqState.Packed)) {
+                throw new IllegalArgumentException("packed ring given split state " + state);
+            }
+            return new PackedDeviceQueue(memory, size, descIova, driverIova, deviceIova, features,
+                    state == null ? PackedDeviceQueue.INITIAL : (VqState.Packed) state);
+        }
+        if (state != null && !(state instanceof VqState.Split)) {
+            throw new IllegalArgumentException("split ring given packed state " + state);
+        }
+        return new SplitDeviceQueue(memory, size, descIova, driverIova, deviceIova, features,
+                state == null ? new VqState.Split(0) : (VqState.Split) state);
+    }
+
+    /** The queue size. */
+    int size();
+
+    /** Whether this is a packed ring. */
+    boolean isPacked();
+
+    /** A chain flyweight for this queue, with room for the longest allowed chain; not for the hot path. */
+    DescriptorChain newChain();
+
+    /**
+     * Fills {@code chain} with the next available chain and returns true, or returns false if the
+     * driver has made none available.
+     *
+     * @throws VirtqueueException if the chain or the ring breaks a rule; the queue is then broken
+     */
+    boolean pop(DescriptorChain chain);
+
+    /**
+     * Adds the used element for a popped chain, not yet visible to the driver (see
+     * {@link #publish()}).
+     *
+     * @param chain a chain this queue popped and that was not pushed since
+     * @param writtenLength the bytes written into its writable buffers, at most
+     *     {@link DescriptorChain#writableLength()}
+     */
+    void push(DescriptorChain chain, int writtenLength);
+
+    /**
+     * Makes every pushed used element visible to the driver at once and says whether the driver
+     * must be interrupted for them, as {@code VIRTIO_F_EVENT_IDX} or the driver's flags decide.
+     *
+     * @return true if the device must notify the driver (inject the queue's interrupt)
+     */
+    boolean publish();
+
+    /** Asks the driver not to kick the queue; a hint the driver may ignore. */
+    void disableNotifications();
+
+    /**
+     * Asks the driver to kick the queue for the next chain it makes available, then looks at the
+     * ring once more.
+     *
+     * @return true if chains are already available: pop again instead of waiting for a kick
+     */
+    boolean enableNotifications();
+
+    /** Where the device is in the ring, for {@code VDUSE_GET_VQ_STATE} and reconnecting; allocates. */
+    VqState state();
+
+    /** The error that broke the queue, or null. */
+    VirtqueueException failure();
+
+    /**
+     * Clears a failure and restarts at {@code state} over the same ring areas (pushed but
+     * unpublished elements are dropped).
+     *
+     * @throws VirtqueueException {@link VirtqueueException.Reason#BAD_STATE} if the state does not fit
+     */
+    void reset(VqState state);
+}

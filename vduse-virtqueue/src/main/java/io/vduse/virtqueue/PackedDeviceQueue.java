@@ -1,0 +1,321 @@
+package io.vduse.virtqueue;
+
+import static io.vduse.virtqueue.RingAccess.laU16;
+import static io.vduse.virtqueue.RingAccess.lpI32;
+import static io.vduse.virtqueue.RingAccess.lpI64;
+import static io.vduse.virtqueue.RingAccess.lpU16;
+import static io.vduse.virtqueue.RingAccess.soU16;
+import static io.vduse.virtqueue.RingAccess.spI32;
+import static io.vduse.virtqueue.RingAccess.spU16;
+
+import io.vduse.api.VqState;
+import io.vduse.api.virtio.PackedRing;
+import io.vduse.api.virtio.SplitRing;
+import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.iova.Access;
+import io.vduse.iova.IovaMemory;
+import io.vduse.virtqueue.VirtqueueException.Reason;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The device end of a packed virtqueue (virtio 1.2, 2.8).
+ *
+ * <p>The device reads the descriptor ring at {@code availIdx}, where a descriptor is available
+ * when its AVAIL bit equals {@code availWrap} and its USED bit does not; it writes used
+ * descriptors back at {@code usedIdx} with both bits equal to {@code usedWrap}. A chain takes as
+ * many ring slots as it has ring descriptors (one for an indirect table), and its used
+ * descriptor advances {@code usedIdx} by that many (2.8.6).
+ */
+final class PackedDeviceQueue extends DeviceQueueBase {
+
+    /** A fresh ring: both positions at 0, both wrap counters 1 (2.8.1). */
+    static final VqState.Packed INITIAL = new VqState.Packed(1, 0, 1, 0);
+
+    private static final int EVENT_WRAP_BIT = 15;
+
+    private final MemorySegment ring;
+    private final MemorySegment driverEvent;
+    private final MemorySegment deviceEvent;
+    private final boolean eventIdx;
+    private final boolean indirectAllowed;
+
+    private int availIdx;
+    private boolean availWrap;
+    private int usedIdx;
+    private boolean usedWrap;
+    // Slots popped but not pushed: bounds where push may write.
+    private int inFlightSlots;
+    // The first used descriptor of a batch gets its flags last, in publish().
+    private int pendingCount;
+    private long pendingFirstOffset;
+    private int pendingFirstFlags;
+    private int slotsSinceDecision;
+
+    PackedDeviceQueue(IovaMemory memory, int size, long descIova, long driverIova, long deviceIova,
+            long features, VqState.Packed state) {
+        super(memory, size, features);
+        if (size < 1 || size > PackedRing.MAX_SIZE) {
+            throw setup("packed queue size %d is not in 1..%d".formatted(size, PackedRing.MAX_SIZE));
+        }
+        this.eventIdx = RingAccess.has(features, VirtioFeatures.EVENT_IDX);
+        this.indirectAllowed = RingAccess.has(features, VirtioFeatures.INDIRECT_DESC);
+        this.ring = ringArea("descriptor ring", descIova, PackedRing.descRingSize(size), PackedRing.DESC_ALIGN, Access.READ_WRITE);
+        this.driverEvent = ringArea("driver event suppression", driverIova, PackedRing.EVENT_SUPPRESS_SIZE, PackedRing.EVENT_ALIGN, Access.READ);
+        this.deviceEvent = ringArea("device event suppression", deviceIova, PackedRing.EVENT_SUPPRESS_SIZE, PackedRing.EVENT_ALIGN, Access.READ_WRITE);
+        start(state);
+    }
+
+    private void start(VqState.Packed state) {
+        if (state.lastAvailIdx() >= size || state.lastUsedIdx() >= size
+                || state.lastAvailCounter() > 1 || state.lastUsedCounter() > 1) {
+            throw new VirtqueueException(Reason.BAD_STATE, "%s for a packed queue of size %d".formatted(state, size));
+        }
+        int inFlight = position(state.lastAvailIdx(), state.lastAvailCounter())
+                - position(state.lastUsedIdx(), state.lastUsedCounter());
+        // The used position trails the avail position by at most one lap.
+        inFlight = Math.floorMod(inFlight, 2 * size);
+        if (inFlight > size) {
+            throw new VirtqueueException(Reason.BAD_STATE,
+                    "%s: the used position is not within one lap behind the available one (size %d)"
+                            .formatted(state, size));
+        }
+        availIdx = state.lastAvailIdx();
+        availWrap = state.lastAvailCounter() == 1;
+        usedIdx = state.lastUsedIdx();
+        usedWrap = state.lastUsedCounter() == 1;
+        inFlightSlots = inFlight;
+        pendingCount = 0;
+        slotsSinceDecision = 0;
+        clearFailure();
+    }
+
+    /** A position on a two-lap circle, so avail and used positions can be subtracted. */
+    private int position(int idx, int counter) {
+        return idx + (counter == 1 ? 0 : size);
+    }
+
+    @Override
+    public boolean isPacked() {
+        return true;
+    }
+
+    private static boolean isAvailable(int flags, boolean wrap) {
+        boolean avail = (flags & PackedRing.DESC_F_AVAIL) != 0;
+        boolean used = (flags & PackedRing.DESC_F_USED) != 0;
+        return avail == wrap && used != wrap;
+    }
+
+    @Override
+    public boolean pop(DescriptorChain chain) {
+        checkNotBroken();
+        try {
+            // Acquire: the driver writes a whole chain, then the head's flags with a write
+            // barrier; reading those flags with acquire makes the rest of the chain visible.
+            int flags = laU16(ring, availIdx * PackedRing.DESC_SIZE + PackedRing.DESC_FLAGS);
+            if (!isAvailable(flags, availWrap)) {
+                return false;
+            }
+            walk(flags, chain);
+            return true;
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
+    private void walk(int headFlags, DescriptorChain chain) {
+        chain.begin();
+        int pos = availIdx;
+        boolean wrap = availWrap;
+        int flags = headFlags;
+        int slots = 0;
+        int id;
+        while (true) {
+            long off = pos * PackedRing.DESC_SIZE;
+            if (slots > 0) {
+                // Covered by the acquire on the head's flags: the driver wrote these first.
+                flags = lpU16(ring, off + PackedRing.DESC_FLAGS);
+            }
+            slots++;
+            long addr = lpI64(ring, off + PackedRing.DESC_ADDR);
+            int len = lpI32(ring, off + PackedRing.DESC_LEN);
+            int descId = lpU16(ring, off + PackedRing.DESC_ID);
+            if (++pos == size) {
+                pos = 0;
+                wrap = !wrap;
+            }
+            if ((flags & PackedRing.DESC_F_INDIRECT) != 0) {
+                walkIndirect(descId, addr, len, flags, chain);
+                id = descId;
+                break;
+            }
+            chain.add(addr, len, (flags & PackedRing.DESC_F_WRITE) != 0);
+            if ((flags & PackedRing.DESC_F_NEXT) == 0) {
+                id = descId;
+                break;
+            }
+            if (slots == size) {
+                throw new VirtqueueException(Reason.CHAIN_TOO_LONG,
+                        "chain from ring slot %d goes on past %d descriptors (queue size %d)"
+                                .formatted(availIdx, slots, size));
+            }
+        }
+        chain.finish(id, slots);
+        availIdx = pos;
+        availWrap = wrap;
+        inFlightSlots += slots;
+    }
+
+    private void walkIndirect(int id, long addr, int len, int flags, DescriptorChain chain) {
+        if (!indirectAllowed) {
+            throw new VirtqueueException(Reason.INDIRECT_NOT_NEGOTIATED,
+                    "descriptor of buffer %d at ring slot %d is indirect".formatted(id, availIdx));
+        }
+        if ((flags & PackedRing.DESC_F_NEXT) != 0) {
+            throw new VirtqueueException(Reason.INDIRECT_WITH_NEXT,
+                    "descriptor of buffer %d has flags 0x%x".formatted(id, flags));
+        }
+        int entries = indirect.open(addr, len, size - chain.bufferCount());
+        MemorySegment entry = indirect.entry();
+        // A packed indirect table is used in order, all of it (2.8.11); NEXT means nothing there.
+        for (int i = 0; i < entries; i++) {
+            indirect.load(i);
+            int f = lpU16(entry, PackedRing.DESC_FLAGS);
+            if ((f & PackedRing.DESC_F_INDIRECT) != 0) {
+                throw new VirtqueueException(Reason.NESTED_INDIRECT,
+                        "indirect entry %d of buffer %d is itself indirect".formatted(i, id));
+            }
+            chain.add(lpI64(entry, PackedRing.DESC_ADDR), lpI32(entry, PackedRing.DESC_LEN),
+                    (f & PackedRing.DESC_F_WRITE) != 0);
+        }
+    }
+
+    @Override
+    public void push(DescriptorChain chain, int writtenLength) {
+        checkNotBroken();
+        checkPushable(chain, writtenLength);
+        int slots = chain.ringSlots();
+        if (slots > inFlightSlots) {
+            throw new IllegalStateException("push of a %d-slot chain with %d slots in flight"
+                    .formatted(slots, inFlightSlots));
+        }
+        long off = usedIdx * PackedRing.DESC_SIZE;
+        int flags = usedWrap ? PackedRing.DESC_F_AVAIL | PackedRing.DESC_F_USED : 0;
+        try {
+            // The slot at usedIdx belongs to a chain already popped, so the device may write it.
+            spI32(ring, off + PackedRing.DESC_LEN, writtenLength);
+            spU16(ring, off + PackedRing.DESC_ID, chain.id());
+            if (pendingCount == 0) {
+                pendingFirstOffset = off;
+                pendingFirstFlags = flags;
+            } else {
+                // Release: id and len before the flags that make them used. The driver reaches
+                // this descriptor only after the batch's first one, published last.
+                soU16(ring, off + PackedRing.DESC_FLAGS, flags);
+            }
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+        pendingCount++;
+        inFlightSlots -= slots;
+        slotsSinceDecision += slots;
+        usedIdx += slots;
+        if (usedIdx >= size) {
+            usedIdx -= size;
+            usedWrap = !usedWrap;
+        }
+    }
+
+    @Override
+    public boolean publish() {
+        checkNotBroken();
+        if (pendingCount == 0) {
+            return false;
+        }
+        try {
+            // Release: every id and len of the batch (and the later descriptors' flags) must be
+            // visible before the first descriptor turns used, since the driver reads on from it.
+            soU16(ring, pendingFirstOffset + PackedRing.DESC_FLAGS, pendingFirstFlags);
+            pendingCount = 0;
+            int advanced = slotsSinceDecision;
+            slotsSinceDecision = 0;
+            // Full fence (store used flags, then load the driver's event suppression): the
+            // driver enables interrupts and then re-reads the ring. Without store-load ordering
+            // both sides read stale values and the interrupt is lost.
+            VarHandle.fullFence();
+            int word = lpI32(driverEvent, PackedRing.EVENT_OFF_WRAP);
+            int offWrap = word & 0xffff;
+            int flags = word >>> 16;
+            if (flags == PackedRing.EVENT_FLAGS_DISABLE) {
+                return false;
+            }
+            if (flags != PackedRing.EVENT_FLAGS_DESC || !eventIdx) {
+                // ENABLE, or a value we do not know: an extra interrupt is harmless.
+                return true;
+            }
+            return needEvent(offWrap, usedIdx, usedWrap, advanced);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
+    /**
+     * Whether moving from {@code newIdx - advanced} to {@code newIdx} passes the descriptor
+     * {@code offWrap} names, all taken relative to the current lap so the 16-bit formula of
+     * 2.7.10 applies across a wrap.
+     */
+    private boolean needEvent(int offWrap, int newIdx, boolean wrap, int advanced) {
+        int event = offWrap & ~(1 << EVENT_WRAP_BIT);
+        boolean eventWrap = (offWrap >>> EVENT_WRAP_BIT) != 0;
+        if (eventWrap != wrap) {
+            event -= size;
+        }
+        return SplitRing.needEvent(event, newIdx, newIdx - advanced);
+    }
+
+    @Override
+    public void disableNotifications() {
+        checkNotBroken();
+        try {
+            spU16(deviceEvent, PackedRing.EVENT_FLAGS, PackedRing.EVENT_FLAGS_DISABLE);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
+    @Override
+    public boolean enableNotifications() {
+        checkNotBroken();
+        try {
+            if (eventIdx) {
+                int offWrap = availIdx | (availWrap ? 1 << EVENT_WRAP_BIT : 0);
+                // One 32-bit store: the driver reads off_wrap and flags as one word too.
+                spI32(deviceEvent, PackedRing.EVENT_OFF_WRAP, offWrap | PackedRing.EVENT_FLAGS_DESC << 16);
+            } else {
+                spI32(deviceEvent, PackedRing.EVENT_OFF_WRAP, PackedRing.EVENT_FLAGS_ENABLE << 16);
+            }
+            // Full fence (store our event suppression, then load the next descriptor's flags):
+            // the driver stores a head's flags and then loads our suppression to decide whether
+            // to kick; without store-load ordering both read stale values and the kick is lost.
+            VarHandle.fullFence();
+            return isAvailable(laU16(ring, availIdx * PackedRing.DESC_SIZE + PackedRing.DESC_FLAGS), availWrap);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
+    @Override
+    public VqState state() {
+        return new VqState.Packed(availWrap ? 1 : 0, availIdx, usedWrap ? 1 : 0, usedIdx);
+    }
+
+    @Override
+    public void reset(VqState state) {
+        if (!(state instanceof VqState.Packed packed)) {
+            throw new IllegalArgumentException("packed ring given " + state);
+        }
+        start(packed);
+    }
+}

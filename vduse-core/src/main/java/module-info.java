@@ -4,6 +4,8 @@
  */
 module io.vduse.core {
     requires transitive io.vduse.api;
+    requires transitive io.vduse.virtqueue;
 
     exports io.vduse.core;
+    exports io.vduse.core.sim;
 }

@@ -1,0 +1,536 @@
+package io.vduse.core;
+
+import io.vduse.api.Layouts;
+import io.vduse.api.Vduse;
+import io.vduse.api.VduseConfigData;
+import io.vduse.api.VduseDevConfig;
+import io.vduse.api.VduseIoctls;
+import io.vduse.api.VduseVqConfig;
+import io.vduse.api.VduseVqEventfd;
+import io.vduse.api.VqState;
+import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.api.virtio.VirtioStatus;
+import io.vduse.core.internal.IotlbMappingSource;
+import io.vduse.core.internal.MessageLoop;
+import io.vduse.core.internal.QueueWorker;
+import io.vduse.iova.AddressSpace;
+import io.vduse.virtqueue.DeviceQueue;
+import io.vduse.virtqueue.VirtqueueException;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * A running VDUSE device: created in the kernel, answering its control messages, and serving
+ * each virtqueue on a worker thread once the driver sets {@code DRIVER_OK}.
+ *
+ * <pre>{@code
+ * try (VduseDevice device = VduseDevice.builder("vduse0")
+ *         .deviceId(VirtioDeviceId.BLOCK)
+ *         .features(VirtioFeatures.bit(VirtioBlk.F_FLUSH))
+ *         .config(VirtioBlkConfig.ofCapacity(2048).toBytes())
+ *         .queues(1, 256)
+ *         .handlers(index -> chain -> { ... })
+ *         .start()) {
+ *     // vdpa dev add name vduse0 mgmtdev vduse
+ * }
+ * }</pre>
+ *
+ * <p>{@link #close()} stops the device and destroys it in the kernel, which the kernel refuses
+ * while the device is attached to the vDPA bus.
+ */
+public final class VduseDevice implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(VduseDevice.class.getName());
+
+    private final Builder spec;
+    private final VduseKernel kernel;
+    private final long apiVersion;
+    private final VduseFile file;
+    private final IotlbMappingSource iotlb;
+    private final AddressSpace addressSpace;
+    private final QueueWorker[] workers;
+    /** Where the driver placed each running ring ({@code VDUSE_VQ_GET_INFO}); null when stopped. */
+    private final io.vduse.api.VduseVqInfo[] rings;
+    private final MessageLoop messages;
+    private final Arena arena = Arena.ofShared();
+
+    private volatile int status;
+    private volatile long negotiatedFeatures;
+    private volatile boolean needsReset;
+    private boolean closed;
+
+    private VduseDevice(Builder spec, long apiVersion, VduseFile file) throws ErrnoException {
+        this.spec = spec;
+        this.kernel = spec.kernel;
+        this.apiVersion = apiVersion;
+        this.file = file;
+        this.iotlb = new IotlbMappingSource(file);
+        this.addressSpace = new AddressSpace(iotlb);
+        this.workers = new QueueWorker[spec.queueCount];
+        this.rings = new io.vduse.api.VduseVqInfo[spec.queueCount];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new QueueWorker(spec.name, i, file, spec.handlers.create(i), this::queueBroken, spec.busyPoll);
+        }
+        this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
+    }
+
+    /** Starts describing a device named {@code name} ({@code /dev/vduse/NAME}). */
+    public static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    /** The device's name. */
+    public String name() {
+        return spec.name;
+    }
+
+    /** The API version the device was created with. */
+    public long apiVersion() {
+        return apiVersion;
+    }
+
+    /** The features the driver accepted; 0 before {@code DRIVER_OK}. */
+    public long negotiatedFeatures() {
+        return negotiatedFeatures;
+    }
+
+    /**
+     * The status the driver last set, with {@link VirtioStatus#DEVICE_NEEDS_RESET} added when a
+     * queue broke. (VDUSE gives the device no way to change the status the driver reads, so this
+     * bit is the SDK's own record.)
+     */
+    public int status() {
+        return status | (needsReset ? VirtioStatus.DEVICE_NEEDS_RESET : 0);
+    }
+
+    /** Requests completed on queue {@code index}. */
+    public long completed(int index) {
+        return workers[index].completed();
+    }
+
+    /** Interrupts injected on queue {@code index}. */
+    public long interrupts(int index) {
+        return workers[index].interrupts();
+    }
+
+    /** Requests on queue {@code index} whose handler threw. */
+    public long handlerFailures(int index) {
+        return workers[index].handlerFailures();
+    }
+
+    /** The number of queues. */
+    public int queueCount() {
+        return workers.length;
+    }
+
+    /**
+     * Rewrites part of the config space and tells the driver ({@code VDUSE_DEV_SET_CONFIG}, then
+     * {@code VDUSE_DEV_INJECT_CONFIG_IRQ}), e.g. for a new capacity after a resize.
+     */
+    public synchronized void updateConfig(int offset, byte[] data) throws ErrnoException {
+        VduseConfigData update = new VduseConfigData(offset, data);
+        MemorySegment argument = arena.allocate(update.byteSize());
+        update.writeTo(argument);
+        file.ioctl(VduseIoctls.DEV_SET_CONFIG, argument);
+        file.ioctl(VduseIoctls.DEV_INJECT_CONFIG_IRQ, MemorySegment.NULL);
+    }
+
+    private void queueBroken(int index, VirtqueueException cause) {
+        needsReset = true;
+    }
+
+    // ---- control messages (message thread) ------------------------------------------------------
+
+    void onStatus(int newStatus) throws ErrnoException {
+        int old = status;
+        status = newStatus;
+        if (newStatus == 0) {
+            stopWorkers();
+            addressSpace.invalidateAll();
+            negotiatedFeatures = 0;
+            needsReset = false;
+            LOG.log(Level.DEBUG, "{0}: reset", spec.name);
+            return;
+        }
+        if (VirtioStatus.has(newStatus, VirtioStatus.DRIVER_OK) && !VirtioStatus.has(old, VirtioStatus.DRIVER_OK)) {
+            startWorkers();
+        }
+    }
+
+    private void startWorkers() throws ErrnoException {
+        MemorySegment features = arena.allocate(8);
+        file.ioctl(VduseIoctls.DEV_GET_FEATURES, features);
+        long negotiated = features.get(Layouts.U64, 0);
+        negotiatedFeatures = negotiated;
+        boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
+        MemorySegment info = arena.allocate(io.vduse.api.VduseVqInfo.LAYOUT);
+        for (int i = 0; i < workers.length; i++) {
+            io.vduse.api.VduseVqInfo.writeQuery(info, i);
+            file.ioctl(VduseIoctls.VQ_GET_INFO, info);
+            var vq = io.vduse.api.VduseVqInfo.readFrom(info, packed);
+            if (!vq.ready()) {
+                continue;
+            }
+            DeviceQueue ring = DeviceQueue.create(addressSpace, vq.num(), vq.descAddr(), vq.driverAddr(),
+                    vq.deviceAddr(), negotiated, vq.state());
+            rings[i] = vq;
+            workers[i].start(ring);
+        }
+        LOG.log(Level.INFO, "{0}: driver ready, features 0x{1}", spec.name, Long.toHexString(negotiated));
+    }
+
+    private void stopWorkers() {
+        for (int i = 0; i < workers.length; i++) {
+            workers[i].stop();
+            rings[i] = null;
+        }
+    }
+
+    VqState queueState(int index) {
+        if (index < 0 || index >= workers.length) {
+            return null;
+        }
+        VqState state = workers[index].state();
+        if (state != null) {
+            return state;
+        }
+        return VirtioFeatures.has(negotiatedFeatures, VirtioFeatures.RING_PACKED)
+                ? new VqState.Packed(1, 0, 1, 0)
+                : new VqState.Split(0);
+    }
+
+    /**
+     * {@code VDUSE_UPDATE_IOTLB}: drops what is mapped in {@code [start, last]}. The workers are
+     * held between passes meanwhile, so that nothing reads memory being unmapped; then each ring
+     * is translated afresh, as its areas may have lived in the dropped mappings.
+     */
+    void invalidate(long start, long last) {
+        for (QueueWorker worker : workers) {
+            worker.pausePasses();
+        }
+        try {
+            addressSpace.invalidate(start, last);
+            for (int i = 0; i < workers.length; i++) {
+                io.vduse.api.VduseVqInfo ring = rings[i];
+                if (ring != null) {
+                    long features = negotiatedFeatures;
+                    workers[i].rebuildRing(state -> DeviceQueue.create(addressSpace, ring.num(), ring.descAddr(),
+                            ring.driverAddr(), ring.deviceAddr(), features, state));
+                }
+            }
+        } finally {
+            for (QueueWorker worker : workers) {
+                worker.resumePasses();
+            }
+        }
+    }
+
+    // ---- shutting down ----------------------------------------------------------------------------
+
+    /**
+     * Stops the device and destroys it in the kernel.
+     *
+     * @throws VduseException if the kernel refuses to destroy it (for example while it is attached
+     *     to the vDPA bus: run {@code vdpa dev del NAME} first); the device is stopped either way
+     */
+    @Override
+    public void close() throws VduseException {
+        stopProcess();
+        destroy(kernel, spec.name);
+    }
+
+    /**
+     * Stops this process's side of the device and leaves the device in the kernel, as a crash
+     * would: a new process can take it over with {@link Builder#reconnect(boolean)}.
+     */
+    public void detach() throws VduseException {
+        stopProcess();
+    }
+
+    private synchronized void stopProcess() throws VduseException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        messages.stop();
+        ErrnoException failure = null;
+        for (QueueWorker worker : workers) {
+            try {
+                worker.close();
+            } catch (ErrnoException e) {
+                failure = e;
+            }
+        }
+        addressSpace.close();
+        iotlb.releaseAll();
+        try {
+            file.close();
+        } catch (ErrnoException e) {
+            failure = e;
+        }
+        arena.close();
+        if (failure != null) {
+            throw new VduseException("stopping " + spec.name + " left a descriptor behind", failure);
+        }
+    }
+
+    /**
+     * Destroys the device {@code name} in the kernel ({@code VDUSE_DESTROY_DEV}).
+     *
+     * @throws VduseException saying why the kernel refused
+     */
+    public static void destroy(VduseKernel kernel, String name) throws VduseException {
+        try (VduseFile control = kernel.openControl(); Arena arena = Arena.ofConfined()) {
+            MemorySegment argument = arena.allocate(Vduse.NAME_MAX);
+            byte[] bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            MemorySegment.copy(bytes, 0, argument, Layouts.U8, 0, Math.min(bytes.length, Vduse.NAME_MAX - 1));
+            control.ioctl(VduseIoctls.DESTROY_DEV, argument);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EBUSY) {
+                throw new VduseException("cannot destroy VDUSE device " + name
+                        + ": it is still in use, attached to the vDPA bus or open by a process. "
+                        + "Detach it first with: vdpa dev del " + name, e);
+            }
+            if (e.errno() == Errno.EINVAL) {
+                throw new VduseException("cannot destroy VDUSE device " + name + ": there is no such device", e);
+            }
+            throw new VduseException("cannot destroy VDUSE device " + name, e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "VduseDevice[" + spec.name + " on " + kernel.description() + ", status "
+                + VirtioStatus.describe(status()) + "]";
+    }
+
+    /** Describes a device to create; {@link #start()} creates and starts it. */
+    public static final class Builder {
+
+        private final String name;
+        private VduseKernel kernel = VduseKernel.linux();
+        private int deviceId = -1;
+        private int vendorId;
+        private long features;
+        private byte[] config = new byte[0];
+        private int queueCount = 1;
+        private int queueSize = 256;
+        private int vqAlign = 4096;
+        private long apiVersion = -1;
+        private QueueHandler.Factory handlers;
+        private boolean reconnect;
+        private boolean busyPoll;
+
+        private Builder(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+        }
+
+        /** The kernel to create the device in; the real one by default. */
+        public Builder kernel(VduseKernel kernel) {
+            this.kernel = Objects.requireNonNull(kernel, "kernel");
+            return this;
+        }
+
+        /** The virtio device id (required), e.g. {@link io.vduse.api.virtio.VirtioDeviceId#BLOCK}. */
+        public Builder deviceId(int deviceId) {
+            this.deviceId = deviceId;
+            return this;
+        }
+
+        /** The virtio subsystem vendor id; 0 by default. */
+        public Builder vendorId(int vendorId) {
+            this.vendorId = vendorId;
+            return this;
+        }
+
+        /**
+         * The features the device offers. {@code VIRTIO_F_VERSION_1} and
+         * {@code VIRTIO_F_ACCESS_PLATFORM}, which VDUSE requires, are always added.
+         */
+        public Builder features(long features) {
+            this.features = features;
+            return this;
+        }
+
+        /** The initial config space, at most {@link Vduse#CONFIG_SIZE_MAX} bytes. */
+        public Builder config(byte[] config) {
+            this.config = Objects.requireNonNull(config, "config").clone();
+            return this;
+        }
+
+        /** The number of virtqueues and the largest ring the device accepts for each. */
+        public Builder queues(int count, int maxSize) {
+            if (count < 1 || count > Vduse.VQ_NUM_MAX) {
+                throw new IllegalArgumentException("queue count out of range 1..65535: " + count);
+            }
+            if (maxSize < 1 || maxSize > 32768) {
+                throw new IllegalArgumentException("queue size out of range 1..32768: " + maxSize);
+            }
+            this.queueCount = count;
+            this.queueSize = maxSize;
+            return this;
+        }
+
+        /** The alignment of split rings' used ring; 4096 by default, at most {@link Vduse#VQ_ALIGN_MAX}. */
+        public Builder vqAlign(int vqAlign) {
+            if (vqAlign < 1 || vqAlign > Vduse.VQ_ALIGN_MAX) {
+                throw new IllegalArgumentException("vq_align out of range 1..4096: " + vqAlign);
+            }
+            this.vqAlign = vqAlign;
+            return this;
+        }
+
+        /** The VDUSE API version to use; by default the highest the kernel offers. */
+        public Builder apiVersion(long apiVersion) {
+            this.apiVersion = apiVersion;
+            return this;
+        }
+
+        /** The handler of each queue (required). */
+        public Builder handlers(QueueHandler.Factory handlers) {
+            this.handlers = Objects.requireNonNull(handlers, "handlers");
+            return this;
+        }
+
+        /** One handler for every queue; it must then be safe on several threads. */
+        public Builder handler(QueueHandler handler) {
+            Objects.requireNonNull(handler, "handler");
+            return handlers(index -> handler);
+        }
+
+        /** Take over an existing device of this name, left by a process that stopped; off by default. */
+        public Builder reconnect(boolean reconnect) {
+            this.reconnect = reconnect;
+            return this;
+        }
+
+        /** Spin on the rings instead of waiting for kicks: lower latency, one busy core per queue. */
+        public Builder busyPoll(boolean busyPoll) {
+            this.busyPoll = busyPoll;
+            return this;
+        }
+
+        /**
+         * Creates the device in the kernel (or takes over an existing one with
+         * {@link #reconnect(boolean)}), opens it, sets up its queues and starts answering its
+         * control messages.
+         *
+         * @throws VduseException naming what failed and why
+         */
+        public VduseDevice start() throws VduseException {
+            if (deviceId < 0) {
+                throw new IllegalStateException("deviceId is required");
+            }
+            if (handlers == null) {
+                throw new IllegalStateException("handlers are required");
+            }
+            long allFeatures = features | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+                    | VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
+            VduseDevConfig devConfig = new VduseDevConfig(name, vendorId, deviceId, allFeatures, queueCount,
+                    vqAlign, 0, 0, config);
+            long version;
+            boolean created = false;
+            try (VduseFile control = open(kernel::openControl, "open /dev/vduse/control");
+                    Arena arena = Arena.ofConfined()) {
+                MemorySegment value = arena.allocate(8);
+                control.ioctl(VduseIoctls.GET_API_VERSION, value);
+                long offered = value.get(Layouts.U64, 0);
+                version = apiVersion < 0 ? Math.min(offered, Vduse.API_VERSION_1) : apiVersion;
+                if (Long.compareUnsigned(version, offered) > 0) {
+                    throw new VduseException("VDUSE API version %d asked for, the kernel offers up to %d"
+                            .formatted(version, offered));
+                }
+                value.set(Layouts.U64, 0, version);
+                control.ioctl(VduseIoctls.SET_API_VERSION, value);
+                boolean exists = kernel.deviceExists(name);
+                if (exists && !reconnect) {
+                    throw new VduseException("a VDUSE device named " + name + " exists already: destroy it, "
+                            + "pick another name, or reconnect to it");
+                }
+                if (!exists) {
+                    MemorySegment argument = arena.allocate(devConfig.byteSize());
+                    devConfig.writeTo(argument);
+                    control.ioctl(VduseIoctls.CREATE_DEV, argument);
+                    created = true;
+                }
+            } catch (ErrnoException e) {
+                throw new VduseException("cannot create VDUSE device " + name + explain(e), e);
+            }
+            VduseFile file = null;
+            VduseDevice device = null;
+            try {
+                file = open(() -> kernel.openDevice(name), "open /dev/vduse/" + name);
+                device = new VduseDevice(this, version, file);
+                device.setUpQueues();
+                device.messages.start();
+                return device;
+            } catch (VduseException | ErrnoException | RuntimeException e) {
+                // Undo what this call did: stop the half-started device, close its file, and
+                // destroy the device if this call created it.
+                try {
+                    if (device != null) {
+                        device.detach();
+                    } else if (file != null) {
+                        file.close();
+                    }
+                } catch (VduseException | ErrnoException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                if (created) {
+                    try {
+                        destroy(kernel, name);
+                    } catch (VduseException cleanup) {
+                        e.addSuppressed(cleanup);
+                    }
+                }
+                if (e instanceof ErrnoException errno) {
+                    throw new VduseException("cannot start VDUSE device " + name + explain(errno), errno);
+                }
+                if (e instanceof VduseException vduse) {
+                    throw vduse;
+                }
+                throw (RuntimeException) e;
+            }
+        }
+
+        private interface Opener {
+            VduseFile open() throws ErrnoException;
+        }
+
+        private static VduseFile open(Opener opener, String what) throws VduseException {
+            try {
+                return opener.open();
+            } catch (ErrnoException e) {
+                throw new VduseException(what + explain(e), e);
+            }
+        }
+
+        private static String explain(ErrnoException e) {
+            return switch (e.errno()) {
+                case Errno.ENOENT -> ": " + e.getMessage()
+                        + ". Is the vduse module loaded? (modprobe vduse; modprobe virtio_vdpa)";
+                case Errno.EACCES, Errno.EPERM -> ": " + e.getMessage() + ". VDUSE needs root (or CAP_SYS_ADMIN)";
+                case Errno.EBUSY -> ": " + e.getMessage() + ". Another process holds the device open";
+                case Errno.EEXIST -> ": " + e.getMessage() + ". A device of that name exists";
+                case Errno.EINVAL -> ": " + e.getMessage() + ". The kernel refused the device's description "
+                        + "(allowed device ids are block and net; VIRTIO_F_ACCESS_PLATFORM is required; "
+                        + "virtio-blk must not offer CONFIG_WCE; config space and vq_align at most 4096 bytes; "
+                        + "no '/' in the name)";
+                default -> ": " + e.getMessage();
+            };
+        }
+    }
+
+    private void setUpQueues() throws ErrnoException {
+        MemorySegment vqConfig = arena.allocate(VduseVqConfig.LAYOUT);
+        MemorySegment eventfd = arena.allocate(VduseVqEventfd.LAYOUT);
+        for (int i = 0; i < workers.length; i++) {
+            new VduseVqConfig(i, spec.queueSize, 0).writeTo(vqConfig);
+            file.ioctl(VduseIoctls.VQ_SETUP, vqConfig);
+            new VduseVqEventfd(i, workers[i].kickFd()).writeTo(eventfd);
+            file.ioctl(VduseIoctls.VQ_SETUP_KICKFD, eventfd);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package io.vduse.core.internal;
+
+import io.vduse.api.VduseDevRequest;
+import io.vduse.api.VduseRequest;
+import io.vduse.api.VduseResponse;
+import io.vduse.core.Errno;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.VduseFile;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Reads the control messages of a device on its own thread and answers each one. The kernel
+ * waits for every answer (and breaks the device after {@code msg_timeout}), so every message
+ * gets one: a handler that throws, or a type nobody knows, is answered with
+ * {@code VDUSE_REQ_RESULT_FAILED}.
+ */
+public final class MessageLoop {
+
+    /** Answers one message. */
+    public interface Handler {
+        /** The answer to {@code request}; exceptions become a FAILED answer. */
+        VduseResponse handle(VduseRequest request) throws Exception;
+    }
+
+    private static final System.Logger LOG = System.getLogger(MessageLoop.class.getName());
+    /** How often the loop looks at its stop flag while no message comes. */
+    private static final int POLL_MILLIS = 50;
+
+    private final String name;
+    private final VduseFile file;
+    private final long apiVersion;
+    private final Handler handler;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment request = arena.allocate(VduseDevRequest.SIZE);
+    private final MemorySegment response = arena.allocate(VduseResponse.SIZE);
+    private volatile boolean running;
+    private Thread thread;
+
+    /** A loop over the messages of {@code file}. */
+    public MessageLoop(String deviceName, VduseFile file, long apiVersion, Handler handler) {
+        this.name = "vduse-" + deviceName + "-msg";
+        this.file = file;
+        this.apiVersion = apiVersion;
+        this.handler = handler;
+    }
+
+    /** Starts the thread. */
+    public synchronized void start() {
+        running = true;
+        thread = Thread.ofPlatform().name(name).daemon(true).start(this::run);
+    }
+
+    /** Stops the thread and waits for it; a message being handled is answered first. */
+    public synchronized void stop() {
+        running = false;
+        Thread t = thread;
+        if (t == null) {
+            return;
+        }
+        boolean interrupted = false;
+        while (t.isAlive()) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        thread = null;
+        arena.close();
+    }
+
+    private void run() {
+        while (running) {
+            try {
+                if (!file.awaitReadable(POLL_MILLIS)) {
+                    continue;
+                }
+                file.read(request, VduseDevRequest.SIZE);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EINTR) {
+                    continue;
+                }
+                LOG.log(Level.ERROR, name + ": reading messages failed, the loop stops: " + e.getMessage(), e);
+                return;
+            }
+            VduseRequest message = VduseRequest.decode(request, apiVersion);
+            VduseResponse answer = answer(message);
+            answer.writeTo(response);
+            try {
+                file.write(response, VduseResponse.SIZE);
+            } catch (ErrnoException e) {
+                LOG.log(Level.ERROR, "%s: answering %s failed: %s".formatted(name, message, e.getMessage()), e);
+            }
+        }
+    }
+
+    private VduseResponse answer(VduseRequest message) {
+        if (message instanceof VduseRequest.Unknown unknown) {
+            LOG.log(Level.WARNING, "{0}: message of unknown type {1}, answered FAILED", name, unknown.type());
+            return VduseResponse.failed(message.requestId());
+        }
+        try {
+            return handler.handle(message);
+        } catch (Exception | Error e) {
+            LOG.log(Level.ERROR, "%s: handling %s failed, answered FAILED: %s".formatted(name, message, e), e);
+            return VduseResponse.failed(message.requestId());
+        }
+    }
+}

@@ -1,0 +1,192 @@
+package io.vduse.core.sim;
+
+import io.vduse.api.VduseDevRequest;
+import io.vduse.api.VduseRequest;
+import io.vduse.api.VduseResponse;
+import io.vduse.core.Errno;
+import io.vduse.core.ErrnoException;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntFunction;
+
+/**
+ * The kernel's side of the control messages of one device, as {@code vduse_dev_msg_sync} runs
+ * it: a message waits in the send list until the device reads it, then in the receive list until
+ * the device answers; the sender waits for the answer at most the message time-out, after which
+ * the device is broken and every later message fails at once.
+ *
+ * <p>When the device file is closed, messages read but not answered go back to the front of the
+ * send list, so that a restarted device process reads them again.
+ */
+final class MessageQueue {
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Pending> sendList = new ArrayDeque<>();
+    private final Map<Integer, Pending> receiveList = new LinkedHashMap<>();
+    private final long apiVersion;
+    private int nextRequestId;
+    private boolean broken;
+
+    private static final class Pending {
+        final VduseRequest request;
+        byte[] response;
+        boolean abandoned;
+
+        Pending(VduseRequest request) {
+            this.request = request;
+        }
+    }
+
+    MessageQueue(long apiVersion) {
+        this.apiVersion = apiVersion;
+    }
+
+    /**
+     * Sends a message and waits for its answer.
+     *
+     * @param message builds the message from the request id this queue assigns
+     * @return the response bytes ({@link VduseResponse#SIZE})
+     * @throws ErrnoException {@code ETIMEDOUT} if the device did not answer in time (the device is
+     *     broken from then on), {@code EIO} if it was broken already
+     */
+    byte[] call(IntFunction<VduseRequest> message, Duration timeout) throws ErrnoException {
+        lock.lock();
+        try {
+            if (broken) {
+                throw new ErrnoException("VDUSE message to a broken device", Errno.EIO);
+            }
+            Pending pending = new Pending(message.apply(nextRequestId++));
+            sendList.addLast(pending);
+            changed.signalAll();
+            long nanos = timeout.toNanos();
+            while (pending.response == null) {
+                if (nanos <= 0) {
+                    pending.abandoned = true;
+                    sendList.remove(pending);
+                    receiveList.remove(pending.request.requestId());
+                    broken = true;
+                    changed.signalAll();
+                    throw new ErrnoException("VDUSE message " + pending.request + " not answered in " + timeout,
+                            Errno.ETIMEDOUT);
+                }
+                nanos = changed.awaitNanos(nanos);
+            }
+            return pending.response;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ErrnoException("VDUSE message interrupted", Errno.EINTR);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the device stopped answering in time. */
+    boolean broken() {
+        lock.lock();
+        try {
+            return broken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until a message can be read or the time-out passes; whether one can. */
+    boolean awaitReadable(int timeoutMillis) {
+        lock.lock();
+        try {
+            long nanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+            while (sendList.isEmpty() && nanos > 0) {
+                nanos = changed.awaitNanos(nanos);
+            }
+            return !sendList.isEmpty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Moves the next message to the receive list and writes it into {@code buffer}, as a read of
+     * the device file does.
+     *
+     * @throws ErrnoException {@code EAGAIN} if none is waiting, {@code EINVAL} for a buffer
+     *     shorter than a message
+     */
+    long read(MemorySegment buffer, long length) throws ErrnoException {
+        if (length < VduseDevRequest.SIZE) {
+            throw new ErrnoException("read of " + length + " bytes from a VDUSE device", Errno.EINVAL);
+        }
+        lock.lock();
+        try {
+            Pending next = sendList.pollFirst();
+            if (next == null) {
+                throw new ErrnoException("read from a VDUSE device with no message waiting", Errno.EAGAIN);
+            }
+            receiveList.put(next.request.requestId(), next);
+            next.request.encode(buffer, apiVersion);
+            return VduseDevRequest.SIZE;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Takes an answer, as a write to the device file does.
+     *
+     * @throws ErrnoException {@code EINVAL} for a short buffer or non-zero reserved words,
+     *     {@code ENOENT} for an id no message waits under
+     */
+    long write(MemorySegment buffer, long length) throws ErrnoException {
+        if (length < VduseResponse.SIZE) {
+            throw new ErrnoException("write of " + length + " bytes to a VDUSE device", Errno.EINVAL);
+        }
+        if (VduseResponse.hasReservedBits(buffer)) {
+            throw new ErrnoException("VDUSE response with non-zero reserved words", Errno.EINVAL);
+        }
+        int id = buffer.get(io.vduse.api.Layouts.U32, VduseResponse.REQUEST_ID);
+        lock.lock();
+        try {
+            Pending pending = receiveList.remove(id);
+            if (pending == null) {
+                throw new ErrnoException("VDUSE response to request " + id + ", which nobody waits for",
+                        Errno.ENOENT);
+            }
+            pending.response = buffer.asSlice(0, VduseResponse.SIZE).toArray(io.vduse.api.Layouts.U8);
+            changed.signalAll();
+            return VduseResponse.SIZE;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Puts messages read but not answered back in front of the send list, oldest first. */
+    void requeueReceived() {
+        lock.lock();
+        try {
+            ArrayDeque<Pending> received = new ArrayDeque<>();
+            for (Iterator<Pending> it = receiveList.values().iterator(); it.hasNext(); ) {
+                Pending p = it.next();
+                it.remove();
+                if (!p.abandoned) {
+                    received.addLast(p);
+                }
+            }
+            while (!received.isEmpty()) {
+                sendList.addFirst(received.pollLast());
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,293 @@
+package io.vduse.core.sim;
+
+import io.vduse.api.Layouts;
+import io.vduse.api.Vduse;
+import io.vduse.api.VduseDevConfig;
+import io.vduse.api.VduseRequest;
+import io.vduse.api.VduseResponse;
+import io.vduse.api.VqState;
+import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.core.Errno;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.internal.linux.Syscalls;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+
+/**
+ * The kernel's model of one VDUSE device ({@code struct vduse_dev}): what the device declared,
+ * what the driver set up, and the control messages between them. The device process reaches it
+ * through {@link SimulatedDeviceFile}; the driver side through the methods named for the
+ * {@code vdpa_config_ops} they stand for.
+ */
+final class SimulatedDevice {
+
+    /** What the driver side is told when the device interrupts. */
+    interface Interrupts {
+        /** {@code VDUSE_VQ_INJECT_IRQ} for queue {@code index}. */
+        void queue(int index);
+
+        /** {@code VDUSE_DEV_INJECT_CONFIG_IRQ}. */
+        void config();
+    }
+
+    private static final Interrupts NO_DRIVER = new Interrupts() {
+        @Override
+        public void queue(int index) {}
+
+        @Override
+        public void config() {}
+    };
+
+    final String name;
+    final VduseDevConfig config;
+    final long apiVersion;
+    final MessageQueue messages;
+    private final byte[] configSpace;
+    private final SimulatedQueue[] queues;
+    private final Duration messageTimeout;
+
+    private int status;
+    private long driverFeatures;
+    private boolean featuresAccepted;
+    private boolean open;
+    private boolean attached;
+    private volatile Interrupts interrupts = NO_DRIVER;
+    private volatile IotlbLookup iotlb;
+
+    SimulatedDevice(VduseDevConfig config, long apiVersion, Duration messageTimeout) {
+        this.name = config.name();
+        this.config = config;
+        this.apiVersion = apiVersion;
+        this.messageTimeout = messageTimeout;
+        this.messages = new MessageQueue(apiVersion);
+        this.configSpace = config.config();
+        this.queues = new SimulatedQueue[config.vqNum()];
+        for (int i = 0; i < queues.length; i++) {
+            queues[i] = new SimulatedQueue(i);
+        }
+    }
+
+    // ---- the device file's side ---------------------------------------------------------------
+
+    synchronized void open() throws ErrnoException {
+        if (open) {
+            throw new ErrnoException("open /dev/vduse/" + name, Errno.EBUSY);
+        }
+        open = true;
+    }
+
+    void closed() {
+        synchronized (this) {
+            open = false;
+        }
+        // What the device read but did not answer is read again by the next process.
+        messages.requeueReceived();
+    }
+
+    synchronized boolean isOpen() {
+        return open;
+    }
+
+    synchronized long negotiatedFeatures() throws ErrnoException {
+        return driverFeatures;
+    }
+
+    synchronized void setConfig(int offset, byte[] data) throws ErrnoException {
+        if (offset < 0 || (long) offset + data.length > configSpace.length) {
+            throw new ErrnoException("VDUSE_DEV_SET_CONFIG outside the config space of %d bytes"
+                    .formatted(configSpace.length), Errno.EINVAL);
+        }
+        System.arraycopy(data, 0, configSpace, offset, data.length);
+    }
+
+    void injectConfigInterrupt() {
+        interrupts.config();
+    }
+
+    SimulatedQueue queue(int index, String operation) throws ErrnoException {
+        if (index < 0 || index >= queues.length) {
+            throw new ErrnoException("%s: queue %d of %d".formatted(operation, index, queues.length), Errno.EINVAL);
+        }
+        return queues[index];
+    }
+
+    synchronized void setKickFd(int index, int fd) throws ErrnoException {
+        SimulatedQueue queue = queue(index, "VDUSE_VQ_SETUP_KICKFD");
+        int previous = queue.kickFd;
+        // The kernel takes its own reference to the eventfd: the device may close its copy.
+        queue.kickFd = fd == Vduse.EVENTFD_DEASSIGN ? -1 : Syscalls.dup(fd);
+        if (previous >= 0) {
+            Syscalls.close(previous);
+        }
+    }
+
+    void injectQueueInterrupt(int index) throws ErrnoException {
+        queue(index, "VDUSE_VQ_INJECT_IRQ");
+        interrupts.queue(index);
+    }
+
+    IotlbLookup iotlb() {
+        return iotlb;
+    }
+
+    // ---- the driver's side (vdpa_config_ops) ----------------------------------------------------
+
+    /** {@code vdpa dev add}: the device is now in use; it cannot be destroyed until detached. */
+    synchronized void attach(Interrupts driver, IotlbLookup lookup) throws ErrnoException {
+        if (attached) {
+            throw new ErrnoException("vdpa dev add " + name, Errno.EEXIST);
+        }
+        attached = true;
+        interrupts = driver;
+        iotlb = lookup;
+    }
+
+    /** {@code vdpa dev del}. */
+    synchronized void detach() {
+        attached = false;
+        interrupts = NO_DRIVER;
+        iotlb = null;
+    }
+
+    synchronized boolean isAttached() {
+        return attached;
+    }
+
+    /** The device's features, as {@code get_device_features} reports them. */
+    long deviceFeatures() {
+        return config.features();
+    }
+
+    /** The driver's choice of features ({@code set_driver_features}). */
+    synchronized void setDriverFeatures(long features) {
+        driverFeatures = features & config.features();
+    }
+
+    /**
+     * {@code set_status}: tells the device and waits for its answer; the status changes only if
+     * the device took it.
+     */
+    void setStatus(int newStatus) throws ErrnoException {
+        byte[] response = messages.call(id -> new VduseRequest.SetStatus(id, newStatus), messageTimeout);
+        if (result(response) != Vduse.REQ_RESULT_OK) {
+            throw new ErrnoException("VDUSE_SET_STATUS " + newStatus + " refused by the device", Errno.EIO);
+        }
+        synchronized (this) {
+            status = newStatus;
+            if (newStatus == 0) {
+                driverFeatures = 0;
+                for (SimulatedQueue q : queues) {
+                    q.reset();
+                }
+            }
+        }
+    }
+
+    synchronized int status() {
+        return status;
+    }
+
+    /** {@code get_vq_state}: asks the device where queue {@code index} stands. */
+    VqState vqState(int index) throws ErrnoException {
+        queue(index, "VDUSE_GET_VQ_STATE");
+        byte[] response = messages.call(id -> new VduseRequest.GetVqState(id, index), messageTimeout);
+        if (result(response) != Vduse.REQ_RESULT_OK) {
+            throw new ErrnoException("VDUSE_GET_VQ_STATE " + index + " refused by the device", Errno.EIO);
+        }
+        boolean packed;
+        synchronized (this) {
+            packed = VirtioFeatures.has(driverFeatures, VirtioFeatures.RING_PACKED);
+        }
+        return VduseResponse.readFrom(MemorySegment.ofArray(response), true, packed).state();
+    }
+
+    /** Tells the device that the mappings of {@code [start, last]} changed, and waits. */
+    void updateIotlb(long start, long last) throws ErrnoException {
+        byte[] response = messages.call(id -> new VduseRequest.UpdateIotlb(id, start, last, 0), messageTimeout);
+        if (result(response) != Vduse.REQ_RESULT_OK) {
+            throw new ErrnoException("VDUSE_UPDATE_IOTLB refused by the device", Errno.EIO);
+        }
+    }
+
+    /**
+     * Sends {@code GET_VQ_STATE} for any index, even one the kernel would never send, and returns
+     * the device's result code: for testing how a device treats a bad index.
+     */
+    int sendGetVqState(int index) throws ErrnoException {
+        return result(messages.call(id -> new VduseRequest.GetVqState(id, index), messageTimeout));
+    }
+
+    /** Sends a message of a type the kernel does not have, to test the device's answer to it. */
+    int sendUnknownMessage(int type) throws ErrnoException {
+        return result(messages.call(id -> new VduseRequest.Unknown(id, type), messageTimeout));
+    }
+
+    /** {@code set_vq_address} and {@code set_vq_num}. */
+    synchronized void setQueue(int index, int num, long desc, long driver, long device) throws ErrnoException {
+        SimulatedQueue q = queue(index, "set_vq_address");
+        if (num <= 0 || num > q.maxSize) {
+            throw new ErrnoException("set_vq_num %d above the device's max_size %d".formatted(num, q.maxSize),
+                    Errno.EINVAL);
+        }
+        q.num = num;
+        q.descAddr = desc;
+        q.driverAddr = driver;
+        q.deviceAddr = device;
+    }
+
+    /**
+     * {@code set_vq_state}: where the ring starts, as {@code VDUSE_VQ_GET_INFO} reports it.
+     * Like the kernel, only the low 15 bits of packed indexes and the low bit of the wrap
+     * counters are kept.
+     */
+    synchronized void setQueueState(int index, VqState state) throws ErrnoException {
+        SimulatedQueue q = queue(index, "set_vq_state");
+        q.state = switch (state) {
+            case VqState.Split s -> s;
+            case VqState.Packed p -> new VqState.Packed(p.lastAvailCounter() & 1, p.lastAvailIdx() & 0x7fff,
+                    p.lastUsedCounter() & 1, p.lastUsedIdx() & 0x7fff);
+        };
+    }
+
+    /** {@code set_vq_ready}. */
+    synchronized void setQueueReady(int index, boolean ready) throws ErrnoException {
+        queue(index, "set_vq_ready").ready = ready;
+    }
+
+    /** {@code kick_vq}: signals the queue's kick eventfd, if the device set one. */
+    void kick(int index, MemorySegment scratch) throws ErrnoException {
+        int fd;
+        synchronized (this) {
+            fd = queue(index, "kick_vq").kickFd;
+        }
+        if (fd >= 0) {
+            scratch.set(ValueLayout.JAVA_LONG, 0, 1L);
+            Syscalls.write(fd, scratch, 8);
+        }
+    }
+
+    /** The config space as the driver reads it. */
+    synchronized byte[] readConfig() {
+        return configSpace.clone();
+    }
+
+    /** Whether the device stopped answering messages in time. */
+    boolean broken() {
+        return messages.broken();
+    }
+
+    /** Releases what the kernel holds for the device (the kick eventfds). */
+    synchronized void destroy() throws ErrnoException {
+        for (SimulatedQueue q : queues) {
+            if (q.kickFd >= 0) {
+                Syscalls.close(q.kickFd);
+                q.kickFd = -1;
+            }
+        }
+    }
+
+    private static int result(byte[] response) {
+        return MemorySegment.ofArray(response).get(Layouts.U32, VduseResponse.RESULT);
+    }
+}

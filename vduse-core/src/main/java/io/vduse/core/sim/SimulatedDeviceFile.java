@@ -1,0 +1,183 @@
+package io.vduse.core.sim;
+
+import io.vduse.api.Ioctl;
+import io.vduse.api.Layouts;
+import io.vduse.api.Vduse;
+import io.vduse.api.VduseConfigData;
+import io.vduse.api.VduseIoctls;
+import io.vduse.api.VduseIotlbEntry;
+import io.vduse.api.VduseIovaInfo;
+import io.vduse.api.VduseVqConfig;
+import io.vduse.api.VduseVqEventfd;
+import io.vduse.api.VduseVqInfo;
+import io.vduse.core.Errno;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.VduseFile;
+import io.vduse.core.internal.linux.Syscalls;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * {@code /dev/vduse/$NAME} of the simulated kernel: answers the device ioctls with the kernel's
+ * checks and byte layouts, and carries the control messages.
+ */
+final class SimulatedDeviceFile implements VduseFile {
+
+    private final SimulatedDevice device;
+    private boolean closed;
+
+    SimulatedDeviceFile(SimulatedDevice device) {
+        this.device = device;
+    }
+
+    @Override
+    public int ioctl(Ioctl request, MemorySegment argument) throws ErrnoException {
+        checkOpen();
+        long number = request.request();
+        if (number == VduseIoctls.DEV_GET_FEATURES.request()) {
+            argument.set(Layouts.U64, 0, device.negotiatedFeatures());
+            return 0;
+        }
+        if (number == VduseIoctls.DEV_SET_CONFIG.request()) {
+            VduseConfigData data = readConfigData(argument);
+            device.setConfig(data.offset(), data.data());
+            return 0;
+        }
+        if (number == VduseIoctls.DEV_INJECT_CONFIG_IRQ.request()) {
+            device.injectConfigInterrupt();
+            return 0;
+        }
+        if (number == VduseIoctls.VQ_SETUP.request()) {
+            return setupQueue(argument);
+        }
+        if (number == VduseIoctls.VQ_GET_INFO.request()) {
+            return queueInfo(argument);
+        }
+        if (number == VduseIoctls.VQ_SETUP_KICKFD.request()) {
+            VduseVqEventfd eventfd = VduseVqEventfd.readFrom(argument);
+            device.setKickFd(eventfd.index(), eventfd.fd());
+            return 0;
+        }
+        if (number == VduseIoctls.VQ_INJECT_IRQ.request()) {
+            device.injectQueueInterrupt(argument.get(Layouts.U32, 0));
+            return 0;
+        }
+        if (number == VduseIoctls.IOTLB_GET_FD.request()) {
+            return iotlbFd(argument);
+        }
+        if (number == VduseIoctls.IOTLB_GET_INFO.request()) {
+            return iovaInfo(argument);
+        }
+        throw new ErrnoException(request.name() + " on the simulated kernel", Errno.ENOTTY);
+    }
+
+    private static VduseConfigData readConfigData(MemorySegment argument) throws ErrnoException {
+        try {
+            return VduseConfigData.readFrom(argument);
+        } catch (IllegalArgumentException e) {
+            throw new ErrnoException("VDUSE_DEV_SET_CONFIG: " + e.getMessage(), Errno.EINVAL);
+        }
+    }
+
+    private int setupQueue(MemorySegment argument) throws ErrnoException {
+        VduseVqConfig config = VduseVqConfig.readFrom(argument);
+        SimulatedQueue queue = device.queue(config.index(), "VDUSE_VQ_SETUP");
+        boolean reservedSet = argument.get(Layouts.U16, 6) != 0;
+        for (long offset = 12; offset < VduseVqConfig.LAYOUT.byteSize(); offset += 2) {
+            reservedSet |= argument.get(Layouts.U16, offset) != 0;
+        }
+        if (reservedSet || (device.apiVersion < Vduse.API_VERSION_1 && config.group() != 0)) {
+            throw new ErrnoException("VDUSE_VQ_SETUP with reserved fields or a group before API v1", Errno.EINVAL);
+        }
+        synchronized (device) {
+            queue.maxSize = config.maxSize();
+            queue.group = config.group();
+        }
+        return 0;
+    }
+
+    private int queueInfo(MemorySegment argument) throws ErrnoException {
+        int index = argument.get(Layouts.U32, VduseVqInfo.INDEX);
+        SimulatedQueue q = device.queue(index, "VDUSE_VQ_GET_INFO");
+        VduseVqInfo info;
+        synchronized (device) {
+            info = new VduseVqInfo(index, q.num, q.descAddr, q.driverAddr, q.deviceAddr, q.state, q.ready);
+        }
+        info.writeTo(argument);
+        return 0;
+    }
+
+    private int iotlbFd(MemorySegment argument) throws ErrnoException {
+        VduseIotlbEntry query = VduseIotlbEntry.readFrom(argument);
+        if (Long.compareUnsigned(query.start(), query.last()) > 0) {
+            throw new ErrnoException("VDUSE_IOTLB_GET_FD with start above last", Errno.EINVAL);
+        }
+        IotlbLookup iotlb = device.iotlb();
+        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(query.start(), query.last());
+        if (entry == null) {
+            throw new ErrnoException("VDUSE_IOTLB_GET_FD: nothing mapped in [0x%x, 0x%x]"
+                    .formatted(query.start(), query.last()), Errno.EINVAL);
+        }
+        new VduseIotlbEntry(entry.offset(), entry.start(), entry.last(), entry.perm()).writeTo(argument);
+        // The kernel installs a new descriptor for the same file: the device closes it when done.
+        return Syscalls.dup(entry.fd());
+    }
+
+    private int iovaInfo(MemorySegment argument) throws ErrnoException {
+        VduseIovaInfo query = VduseIovaInfo.readFrom(argument);
+        if (Long.compareUnsigned(query.start(), query.last()) > 0) {
+            throw new ErrnoException("VDUSE_IOTLB_GET_INFO with start above last", Errno.EINVAL);
+        }
+        IotlbLookup iotlb = device.iotlb();
+        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(query.start(), query.last());
+        if (entry == null) {
+            throw new ErrnoException("VDUSE_IOTLB_GET_INFO: nothing mapped", Errno.EINVAL);
+        }
+        new VduseIovaInfo(entry.start(), entry.last(), 0, 0).writeTo(argument);
+        return 0;
+    }
+
+    @Override
+    public long read(MemorySegment buffer, long length) throws ErrnoException {
+        checkOpen();
+        return device.messages.read(buffer, length);
+    }
+
+    @Override
+    public long write(MemorySegment buffer, long length) throws ErrnoException {
+        checkOpen();
+        return device.messages.write(buffer, length);
+    }
+
+    @Override
+    public boolean awaitReadable(int timeoutMillis) throws ErrnoException {
+        checkOpen();
+        return device.messages.awaitReadable(timeoutMillis);
+    }
+
+    @Override
+    public int fd() {
+        return -1;
+    }
+
+    private synchronized void checkOpen() throws ErrnoException {
+        if (closed) {
+            throw new ErrnoException("simulated /dev/vduse/" + device.name, Errno.EBADF);
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        device.closed();
+    }
+
+    @Override
+    public String toString() {
+        return "simulated /dev/vduse/" + device.name;
+    }
+}

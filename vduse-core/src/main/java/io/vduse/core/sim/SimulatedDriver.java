@@ -1,0 +1,372 @@
+package io.vduse.core.sim;
+
+import io.vduse.api.Vduse;
+import io.vduse.api.VqState;
+import io.vduse.api.virtio.PackedRing;
+import io.vduse.api.virtio.SplitRing;
+import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.api.virtio.VirtioStatus;
+import io.vduse.core.Errno;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.internal.EventFd;
+import io.vduse.core.internal.MemfdDomainMemory;
+import io.vduse.core.internal.linux.Syscalls;
+import io.vduse.iova.CoherentBuffer;
+import io.vduse.iova.DmaDirection;
+import io.vduse.iova.DomainMapping;
+import io.vduse.iova.IovaDomain;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A virtio driver for a device of the {@link SimulatedKernel}, behaving as {@code virtio_vdpa}
+ * and a class driver do: attaches the device ({@code vdpa dev add}), resets it, runs the status
+ * sequence (ACKNOWLEDGE, DRIVER, FEATURES_OK after negotiating features, DRIVER_OK), places the
+ * rings in coherent memory of the device's IOVA domain and maps every buffer through the bounce
+ * map. Kicks and interrupts are real eventfds.
+ *
+ * <pre>{@code
+ * try (SimulatedDriver driver = SimulatedDriver.attach(kernel, "vduse0")) {
+ *     Completion done = driver.submit(0, List.of(header, data), 1).get();
+ * }
+ * }</pre>
+ */
+public final class SimulatedDriver implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(SimulatedDriver.class.getName());
+
+    /**
+     * The answer to one request.
+     *
+     * @param usedLength the bytes the device says it wrote
+     * @param writable the device-writable buffers as the device left them
+     */
+    public record Completion(int usedLength, List<byte[]> writable) {}
+
+    /**
+     * How the driver sets the device up.
+     *
+     * @param featureMask the features the driver knows; negotiation keeps those the device offers
+     * @param queueSize ring size per queue, at most the device's maximum
+     * @param useIndirect whether to place chains of more than one buffer in indirect tables,
+     *     where {@code VIRTIO_F_INDIRECT_DESC} was negotiated
+     * @param bounceSize size of the bounce region of the IOVA domain
+     */
+    public record Options(long featureMask, int queueSize, boolean useIndirect, long bounceSize) {
+
+        /** All features, 256-entry rings, direct chains, the kernel's default bounce size. */
+        public static Options defaults() {
+            return new Options(-1L, 256, false, Vduse.DEFAULT_BOUNCE_SIZE);
+        }
+
+        /** These options with another feature mask. */
+        public Options withFeatureMask(long mask) {
+            return new Options(mask, queueSize, useIndirect, bounceSize);
+        }
+
+        /** These options with another ring size. */
+        public Options withQueueSize(int size) {
+            return new Options(featureMask, size, useIndirect, bounceSize);
+        }
+
+        /** These options with or without indirect tables. */
+        public Options withIndirect(boolean indirect) {
+            return new Options(featureMask, queueSize, indirect, bounceSize);
+        }
+    }
+
+    private final SimulatedDevice device;
+    private final Options options;
+    private final IovaDomain domain;
+    private final EventFd[] callFds;
+    private final EventFd stop;
+    private final DriverRing[] rings;
+    private final MemorySegment pollfds;
+    private final MemorySegment kickScratch;
+    private final AtomicInteger configInterrupts = new AtomicInteger();
+    private final Thread interruptThread;
+    private volatile boolean running = true;
+    private long negotiated;
+
+    private SimulatedDriver(SimulatedDevice device, Options options) throws ErrnoException {
+        this.device = device;
+        this.options = options;
+        this.domain = new IovaDomain(options.bounceSize(), Vduse.COHERENT_SIZE, MemfdDomainMemory.FACTORY);
+        int queues = device.config.vqNum();
+        this.callFds = new EventFd[queues];
+        for (int i = 0; i < queues; i++) {
+            callFds[i] = new EventFd();
+        }
+        this.stop = new EventFd();
+        this.rings = new DriverRing[queues];
+        Arena arena = Arena.ofAuto();
+        this.pollfds = arena.allocate(Syscalls.POLLFD, queues + 1L);
+        for (int i = 0; i <= queues; i++) {
+            pollfds.set(ValueLayout.JAVA_INT, i * 8L, i < queues ? callFds[i].fd() : stop.fd());
+            pollfds.set(ValueLayout.JAVA_SHORT, i * 8L + 4, Syscalls.POLLIN);
+        }
+        this.kickScratch = arena.allocate(8);
+        this.interruptThread = Thread.ofPlatform().name("sim-driver-" + device.name).daemon(true)
+                .unstarted(this::serveInterrupts);
+    }
+
+    /** Attaches the device with default options and brings it up. */
+    public static SimulatedDriver attach(SimulatedKernel kernel, String name) throws ErrnoException {
+        return attach(kernel, name, Options.defaults());
+    }
+
+    /**
+     * Attaches the device ({@code vdpa dev add}) and brings it up to {@code DRIVER_OK}.
+     *
+     * @throws ErrnoException {@code ENODEV} if there is no such device, or what the bring-up hit
+     *     (a device that refuses a status, or does not answer in time)
+     */
+    public static SimulatedDriver attach(SimulatedKernel kernel, String name, Options options)
+            throws ErrnoException {
+        SimulatedDevice device = kernel.device(name);
+        if (device == null) {
+            throw new ErrnoException("vdpa dev add " + name, Errno.ENODEV);
+        }
+        SimulatedDriver driver = new SimulatedDriver(device, options);
+        device.attach(driver.interrupts(), driver::lookup);
+        driver.interruptThread.start();
+        try {
+            driver.bringUp();
+        } catch (ErrnoException | RuntimeException e) {
+            driver.closeQuietly();
+            throw e;
+        }
+        return driver;
+    }
+
+    private SimulatedDevice.Interrupts interrupts() {
+        return new SimulatedDevice.Interrupts() {
+            @Override
+            public void queue(int index) {
+                try {
+                    callFds[index].signal();
+                } catch (ErrnoException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+
+            @Override
+            public void config() {
+                configInterrupts.incrementAndGet();
+            }
+        };
+    }
+
+    private IotlbLookup.Entry lookup(long start, long last) {
+        DomainMapping m = domain.findMapping(start, last).orElse(null);
+        return m == null ? null : new IotlbLookup.Entry(m.start(), m.last(), m.offset(), m.access().vdusePerm(),
+                m.memory().fd());
+    }
+
+    private void bringUp() throws ErrnoException {
+        device.setStatus(0);
+        int status = VirtioStatus.ACKNOWLEDGE;
+        device.setStatus(status);
+        status |= VirtioStatus.DRIVER;
+        device.setStatus(status);
+        negotiated = device.deviceFeatures() & options.featureMask();
+        device.setDriverFeatures(negotiated);
+        status |= VirtioStatus.FEATURES_OK;
+        device.setStatus(status);
+        for (int i = 0; i < rings.length; i++) {
+            rings[i] = setUpQueue(i);
+        }
+        status |= VirtioStatus.DRIVER_OK;
+        device.setStatus(status);
+    }
+
+    private DriverRing setUpQueue(int index) throws ErrnoException {
+        SimulatedQueue q = device.queue(index, "setup");
+        int size = Math.min(options.queueSize(), q.maxSize);
+        boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
+        List<CoherentBuffer> areas = new ArrayList<>();
+        CoherentBuffer desc = domain.allocCoherent(16L * size);
+        CoherentBuffer driverArea = domain.allocCoherent(packed ? PackedRing.EVENT_SUPPRESS_SIZE
+                : SplitRing.availRingSize(size));
+        CoherentBuffer deviceArea = domain.allocCoherent(packed ? PackedRing.EVENT_SUPPRESS_SIZE
+                : SplitRing.usedRingSize(size));
+        areas.add(desc);
+        areas.add(driverArea);
+        areas.add(deviceArea);
+        device.setQueue(index, size, desc.iova(), driverArea.iova(), deviceArea.iova());
+        // As virtio_vdpa does: a fresh packed ring starts with both wrap counters set.
+        device.setQueueState(index, packed ? new VqState.Packed(1, 0, 1, 0) : new VqState.Split(0));
+        device.setQueueReady(index, true);
+        boolean indirect = options.useIndirect() && VirtioFeatures.has(negotiated, VirtioFeatures.INDIRECT_DESC);
+        return new DriverRing(domain, size, desc.memory(), driverArea.memory(), deviceArea.memory(), negotiated,
+                indirect, areas, packed);
+    }
+
+    /** The features both sides agreed on. */
+    public long negotiatedFeatures() {
+        return negotiated;
+    }
+
+    /** The device's config space as the driver reads it now. */
+    public byte[] config() {
+        return device.readConfig();
+    }
+
+    /** How many config interrupts the device injected. */
+    public int configInterrupts() {
+        return configInterrupts.get();
+    }
+
+    /** The status last set. */
+    public int status() {
+        return device.status();
+    }
+
+    /** The size of the rings. */
+    public int queueSize(int queue) {
+        return rings[queue].size();
+    }
+
+    /**
+     * Makes a request available on {@code queue} and kicks the device if it asked to be kicked.
+     * Waits while the ring is full.
+     *
+     * @param readable the buffers the device reads, in order
+     * @param writableLengths the sizes of the buffers the device writes, after them
+     * @return completes when the device returns the chain
+     */
+    public CompletableFuture<Completion> submit(int queue, List<byte[]> readable, int... writableLengths)
+            throws ErrnoException {
+        Objects.checkIndex(queue, rings.length);
+        DriverRing ring = rings[queue];
+        CompletableFuture<Completion> done = ring.add(readable, writableLengths);
+        if (ring.kickPrepare()) {
+            device.kick(queue, kickScratch);
+        }
+        return done;
+    }
+
+    /** Asks the device for a queue's state ({@code VDUSE_GET_VQ_STATE}). */
+    public VqState queueState(int queue) throws ErrnoException {
+        return device.vqState(queue);
+    }
+
+    /** Tells the device that mappings in {@code [start, last]} changed ({@code VDUSE_UPDATE_IOTLB}). */
+    public void updateIotlb(long start, long last) throws ErrnoException {
+        device.updateIotlb(start, last);
+    }
+
+    /** Sends a message of a type the kernel does not define; the device's result code. */
+    public int sendUnknownMessage(int type) throws ErrnoException {
+        return device.sendUnknownMessage(type);
+    }
+
+    /**
+     * Sends {@code VDUSE_GET_VQ_STATE} for {@code queue} as it is, even out of range (the kernel
+     * would not), and returns the device's result code. For testing a device's checks.
+     */
+    public int sendGetVqState(int queue) throws ErrnoException {
+        return device.sendGetVqState(queue);
+    }
+
+    /**
+     * Fault injection: moves the available index of a split ring further ahead than the ring is
+     * long, as a buggy or hostile driver could, and kicks. The device must stop that queue.
+     *
+     * @throws UnsupportedOperationException on a packed ring, which has no available index
+     */
+    public void corruptAvailIndex(int queue) throws ErrnoException {
+        rings[queue].corruptAvailIndex();
+        device.kick(queue, kickScratch);
+    }
+
+    /** Chains made available on {@code queue} and not yet returned. */
+    public int inFlight(int queue) {
+        return rings[queue].inFlight();
+    }
+
+    /** Resets the device and brings it up again, with fresh rings; requests in flight fail. */
+    public void reset() throws ErrnoException {
+        device.setStatus(0);
+        for (DriverRing ring : rings) {
+            ring.abandon("the driver reset the device");
+        }
+        if (domain.resetBounceMap()) {
+            device.updateIotlb(0, options.bounceSize() - 1);
+        }
+        bringUp();
+    }
+
+    /** Resets the device and detaches it ({@code vdpa dev del}). */
+    @Override
+    public void close() throws ErrnoException {
+        try {
+            if (!device.broken()) {
+                device.setStatus(0);
+            }
+        } finally {
+            closeQuietly();
+        }
+    }
+
+    private void closeQuietly() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        try {
+            stop.signal();
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "cannot stop the interrupt thread", e);
+        }
+        try {
+            interruptThread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (DriverRing ring : rings) {
+            if (ring != null) {
+                ring.abandon("the driver detached");
+            }
+        }
+        device.detach();
+        try {
+            for (EventFd fd : callFds) {
+                fd.close();
+            }
+            stop.close();
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "closing the driver's eventfds failed", e);
+        }
+        domain.close();
+    }
+
+    private void serveInterrupts() {
+        while (running) {
+            try {
+                Syscalls.poll(pollfds, rings.length + 1, 1000);
+                for (int i = 0; i < rings.length; i++) {
+                    if (callFds[i].drain() != 0 && rings[i] != null) {
+                        rings[i].collect();
+                    }
+                }
+                stop.drain();
+            } catch (ErrnoException | RuntimeException e) {
+                if (running) {
+                    LOG.log(Level.ERROR, "simulated driver interrupt thread failed", e);
+                }
+            }
+        }
+    }
+
+    /** How long {@link #submit} waits for room in a full ring. */
+    static final Duration FULL_RING_WAIT = Duration.ofSeconds(30);
+}

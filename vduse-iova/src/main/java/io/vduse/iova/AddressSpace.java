@@ -228,6 +228,7 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
 
     /** The cached mappings in address order, as handed out; a copy, for diagnostics and tests. */
     public List<Mapping> cachedMappings() {
+        // Acquire, as in mapping(): the copy must see the snapshot's slots filled.
         return List.of(((Snapshot) SNAPSHOT.getAcquire(this)).mappings);
     }
 

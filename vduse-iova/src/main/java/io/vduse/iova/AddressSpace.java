@@ -18,7 +18,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * immutable snapshot, sorted arrays of starts, lasts and mappings, that a translation reads
  * without a lock and searches in O(log n) without allocating. A miss, an invalidation and
  * {@link #close} take a lock, build a new snapshot and publish it; misses therefore serialize,
- * which is what the kernel does with {@code GET_FD} anyway.
+ * which is what the kernel does with {@code GET_FD} anyway. Hand the address space to queue
+ * threads safely (before starting them, or through a concurrent structure): the first snapshot
+ * is a plain field write of the constructor.
  *
  * <h2>Released mappings</h2>
  * An invalidated mapping leaves the snapshot first, then goes back to the source, which (per

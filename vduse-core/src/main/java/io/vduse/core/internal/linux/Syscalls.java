@@ -1,0 +1,570 @@
+package io.vduse.core.internal.linux;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import io.vduse.api.Ioctl;
+import io.vduse.core.ErrnoException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * The Linux system calls vduse-java makes, bound through the Foreign Function &amp; Memory API.
+ *
+ * <p>Each method calls one C library function (the man page is named), retries on
+ * {@code EINTR} where the call may be interrupted by a signal, and throws {@link ErrnoException}
+ * naming the operation and the errno when the call fails. Nothing here allocates on the Java heap
+ * per call except the path strings of {@link #open} and {@link #memfdCreate}.
+ */
+public final class Syscalls {
+
+    /** {@code O_RDONLY}. */
+    public static final int O_RDONLY = 0;
+    /** {@code O_WRONLY}. */
+    public static final int O_WRONLY = 1;
+    /** {@code O_RDWR}. */
+    public static final int O_RDWR = 2;
+    /** {@code O_CREAT}. */
+    public static final int O_CREAT = 0x40;
+    /** {@code O_EXCL}. */
+    public static final int O_EXCL = 0x80;
+    /** {@code O_NONBLOCK}. */
+    public static final int O_NONBLOCK = 0x800;
+    /** {@code O_CLOEXEC}. */
+    public static final int O_CLOEXEC = 0x80000;
+    /** {@code O_DIRECT}: its value differs between x86-64 and arm64. */
+    public static final int O_DIRECT = "aarch64".equals(System.getProperty("os.arch")) ? 0x10000 : 0x4000;
+
+    /** {@code PROT_READ}. */
+    public static final int PROT_READ = 1;
+    /** {@code PROT_WRITE}. */
+    public static final int PROT_WRITE = 2;
+    /** {@code MAP_SHARED}. */
+    public static final int MAP_SHARED = 1;
+
+    /** {@code EFD_SEMAPHORE}. */
+    public static final int EFD_SEMAPHORE = 1;
+    /** {@code EFD_NONBLOCK}. */
+    public static final int EFD_NONBLOCK = 0x800;
+    /** {@code EFD_CLOEXEC}. */
+    public static final int EFD_CLOEXEC = 0x80000;
+    /** {@code MFD_CLOEXEC}. */
+    public static final int MFD_CLOEXEC = 1;
+
+    /** {@code POLLIN}. */
+    public static final short POLLIN = 0x1;
+    /** {@code POLLOUT}. */
+    public static final short POLLOUT = 0x4;
+    /** {@code POLLERR}. */
+    public static final short POLLERR = 0x8;
+    /** {@code POLLHUP}. */
+    public static final short POLLHUP = 0x10;
+    /** {@code POLLNVAL}. */
+    public static final short POLLNVAL = 0x20;
+
+    /** {@code FALLOC_FL_KEEP_SIZE}. */
+    public static final int FALLOC_FL_KEEP_SIZE = 0x1;
+    /** {@code FALLOC_FL_PUNCH_HOLE}: must be combined with {@link #FALLOC_FL_KEEP_SIZE}. */
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x2;
+    /** {@code FALLOC_FL_ZERO_RANGE}. */
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+
+    /** {@code struct pollfd}: {@code int fd; short events; short revents;}. */
+    public static final StructLayout POLLFD = MemoryLayout.structLayout(
+            JAVA_INT.withName("fd"), JAVA_SHORT.withName("events"), JAVA_SHORT.withName("revents"));
+    /** {@code struct iovec}: {@code void *iov_base; size_t iov_len;}. */
+    public static final StructLayout IOVEC = MemoryLayout.structLayout(
+            ADDRESS.withName("iov_base"), JAVA_LONG.withName("iov_len"));
+
+    private static final int EINTR = 4;
+    private static final int SC_PAGESIZE = 30;
+
+    private static final MethodHandle OPEN = Native.function("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = Native.function("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle IOCTL = Native.function("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle READ = Native.function("read",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE = Native.function("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle PREAD = Native.function("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = Native.function("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PREADV = Native.function("preadv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PWRITEV = Native.function("pwritev",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle POLL = Native.function("poll",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle MMAP = Native.function("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = Native.function("munmap",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle EVENTFD = Native.function("eventfd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle MEMFD_CREATE = Native.function("memfd_create",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FTRUNCATE = Native.function("ftruncate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FALLOCATE = Native.function("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FDATASYNC = Native.function("fdatasync",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FSTAT_SIZE_LSEEK = Native.function("lseek",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle DUP = Native.function("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle SYSCONF = Native.function("sysconf",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+
+    private static final long PAGE_SIZE = pageSizeOrDefault();
+
+    private Syscalls() {}
+
+    /** The page size of this machine ({@code sysconf(_SC_PAGESIZE)}). */
+    public static long pageSize() {
+        return PAGE_SIZE;
+    }
+
+    /**
+     * {@code open(2)}: opens {@code path}.
+     *
+     * @return the file descriptor
+     */
+    public static int open(String path, int flags, int mode) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cPath = arena.allocateFrom(path);
+            while (true) {
+                MemorySegment capture = Native.capture();
+                int fd = (int) OPEN.invokeExact(capture, cPath, flags, mode);
+                if (fd >= 0) {
+                    return fd;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("open " + path, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code close(2)}. A failure is reported, but the descriptor is gone either way. */
+    public static void close(int fd) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        int result;
+        try {
+            result = (int) CLOSE.invokeExact(capture, fd);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        // Never retry close on EINTR: on Linux the descriptor is released even then, and a retry
+        // could close a descriptor another thread has been given in the meantime.
+        if (result < 0 && Native.errno(capture) != EINTR) {
+            throw new ErrnoException("close fd " + fd, Native.errno(capture));
+        }
+    }
+
+    /**
+     * {@code ioctl(2)} with a pointer argument.
+     *
+     * @param argument the argument struct, or {@link MemorySegment#NULL} for an {@code _IO} ioctl
+     * @return the non-negative result (a file descriptor for {@code VDUSE_IOTLB_GET_FD})
+     */
+    public static int ioctl(int fd, Ioctl request, MemorySegment argument) throws ErrnoException {
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                int result = (int) IOCTL.invokeExact(capture, fd, request.request(), argument);
+                if (result >= 0) {
+                    return result;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException(request.name(), errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * {@code read(2)} into the first {@code length} bytes of {@code buffer}.
+     *
+     * @return bytes read, 0 at end of file
+     */
+    public static long read(int fd, MemorySegment buffer, long length) throws ErrnoException {
+        checkLength(buffer, length);
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                long n = (long) READ.invokeExact(capture, fd, buffer, length);
+                if (n >= 0) {
+                    return n;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("read fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * {@code write(2)} of the first {@code length} bytes of {@code buffer}.
+     *
+     * @return bytes written
+     */
+    public static long write(int fd, MemorySegment buffer, long length) throws ErrnoException {
+        checkLength(buffer, length);
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                long n = (long) WRITE.invokeExact(capture, fd, buffer, length);
+                if (n >= 0) {
+                    return n;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("write fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code pread(2)}: reads at {@code offset} without moving the file position. */
+    public static long pread(int fd, MemorySegment buffer, long length, long offset) throws ErrnoException {
+        checkLength(buffer, length);
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                long n = (long) PREAD.invokeExact(capture, fd, buffer, length, offset);
+                if (n >= 0) {
+                    return n;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("pread fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code pwrite(2)}: writes at {@code offset} without moving the file position. */
+    public static long pwrite(int fd, MemorySegment buffer, long length, long offset) throws ErrnoException {
+        checkLength(buffer, length);
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                long n = (long) PWRITE.invokeExact(capture, fd, buffer, length, offset);
+                if (n >= 0) {
+                    return n;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("pwrite fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * {@code preadv(2)}: scatters a read at {@code offset} into {@code count} iovecs.
+     *
+     * @param iovecs {@code count} {@link #IOVEC} structs in native memory
+     */
+    public static long preadv(int fd, MemorySegment iovecs, int count, long offset) throws ErrnoException {
+        checkIovecs(iovecs, count);
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                long n = (long) PREADV.invokeExact(capture, fd, iovecs, count, offset);
+                if (n >= 0) {
+                    return n;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("preadv fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * {@code pwritev(2)}: gathers a write at {@code offset} from {@code count} iovecs.
+     *
+     * @param iovecs {@code count} {@link #IOVEC} structs in native memory
+     */
+    public static long pwritev(int fd, MemorySegment iovecs, int count, long offset) throws ErrnoException {
+        checkIovecs(iovecs, count);
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                long n = (long) PWRITEV.invokeExact(capture, fd, iovecs, count, offset);
+                if (n >= 0) {
+                    return n;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("pwritev fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * {@code poll(2)} over {@code count} {@link #POLLFD} structs.
+     *
+     * @param timeoutMillis -1 to wait for ever, 0 to return at once
+     * @return how many descriptors have events; 0 on time-out or when interrupted by a signal
+     */
+    public static int poll(MemorySegment pollfds, int count, int timeoutMillis) throws ErrnoException {
+        if (pollfds.byteSize() < POLLFD.byteSize() * count) {
+            throw new IllegalArgumentException("pollfd array holds fewer than " + count + " entries");
+        }
+        MemorySegment capture = Native.capture();
+        int n;
+        try {
+            n = (int) POLL.invokeExact(capture, pollfds, (long) count, timeoutMillis);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (n >= 0) {
+            return n;
+        }
+        int errno = Native.errno(capture);
+        // A signal ends the wait early; the caller's loop polls again, with its own deadline.
+        if (errno == EINTR) {
+            return 0;
+        }
+        throw new ErrnoException("poll", errno);
+    }
+
+    /**
+     * {@code mmap(2)} of {@code length} bytes of {@code fd} at {@code offset}, shared.
+     *
+     * @return the address of the mapping, a zero-length segment: give it a size and a lifetime
+     *     with {@link MemorySegment#reinterpret(long, Arena, java.util.function.Consumer)}
+     */
+    public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        MemorySegment address;
+        try {
+            address = (MemorySegment) MMAP.invokeExact(capture, MemorySegment.NULL, length, prot, flags, fd, offset);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        // MAP_FAILED is (void *) -1.
+        if (address.address() == -1L) {
+            throw new ErrnoException("mmap fd %d offset 0x%x length %d".formatted(fd, offset, length),
+                    Native.errno(capture));
+        }
+        return address;
+    }
+
+    /** {@code munmap(2)}. */
+    public static void munmap(MemorySegment address, long length) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        int result;
+        try {
+            result = (int) MUNMAP.invokeExact(capture, address, length);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (result < 0) {
+            throw new ErrnoException("munmap 0x%x length %d".formatted(address.address(), length),
+                    Native.errno(capture));
+        }
+    }
+
+    /** {@code eventfd(2)}. */
+    public static int eventfd(int initialValue, int flags) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        int fd;
+        try {
+            fd = (int) EVENTFD.invokeExact(capture, initialValue, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (fd < 0) {
+            throw new ErrnoException("eventfd", Native.errno(capture));
+        }
+        return fd;
+    }
+
+    /** {@code memfd_create(2)}: an anonymous file living in memory. */
+    public static int memfdCreate(String name, int flags) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = Native.capture();
+            int fd = (int) MEMFD_CREATE.invokeExact(capture, arena.allocateFrom(name), flags);
+            if (fd < 0) {
+                throw new ErrnoException("memfd_create " + name, Native.errno(capture));
+            }
+            return fd;
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code ftruncate(2)}. */
+    public static void ftruncate(int fd, long length) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        int result;
+        try {
+            result = (int) FTRUNCATE.invokeExact(capture, fd, length);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (result < 0) {
+            throw new ErrnoException("ftruncate fd %d to %d".formatted(fd, length), Native.errno(capture));
+        }
+    }
+
+    /** {@code fallocate(2)}, e.g. to punch a hole or zero a range. */
+    public static void fallocate(int fd, int mode, long offset, long length) throws ErrnoException {
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                int result = (int) FALLOCATE.invokeExact(capture, fd, mode, offset, length);
+                if (result >= 0) {
+                    return;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("fallocate fd %d mode 0x%x offset %d length %d"
+                            .formatted(fd, mode, offset, length), errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code fdatasync(2)}. */
+    public static void fdatasync(int fd) throws ErrnoException {
+        try {
+            while (true) {
+                MemorySegment capture = Native.capture();
+                int result = (int) FDATASYNC.invokeExact(capture, fd);
+                if (result >= 0) {
+                    return;
+                }
+                int errno = Native.errno(capture);
+                if (errno != EINTR) {
+                    throw new ErrnoException("fdatasync fd " + fd, errno);
+                }
+            }
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** The size of the file or block device behind {@code fd} ({@code lseek(fd, 0, SEEK_END)}). */
+    public static long size(int fd) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        long end;
+        try {
+            end = (long) FSTAT_SIZE_LSEEK.invokeExact(capture, fd, 0L, 2);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (end < 0) {
+            throw new ErrnoException("lseek fd " + fd, Native.errno(capture));
+        }
+        return end;
+    }
+
+    /** {@code dup(2)}. */
+    public static int dup(int fd) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        int copy;
+        try {
+            copy = (int) DUP.invokeExact(capture, fd);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (copy < 0) {
+            throw new ErrnoException("dup fd " + fd, Native.errno(capture));
+        }
+        return copy;
+    }
+
+    private static long pageSizeOrDefault() {
+        try {
+            long size = (long) SYSCONF.invokeExact(Native.capture(), SC_PAGESIZE);
+            return size > 0 ? size : 4096;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    private static void checkLength(MemorySegment buffer, long length) {
+        if (length < 0 || length > buffer.byteSize()) {
+            throw new IndexOutOfBoundsException(
+                    "length %d outside a buffer of %d bytes".formatted(length, buffer.byteSize()));
+        }
+        if (!buffer.isNative()) {
+            throw new IllegalArgumentException("system calls need native memory, not a heap segment");
+        }
+    }
+
+    private static void checkIovecs(MemorySegment iovecs, int count) {
+        if (count < 0 || iovecs.byteSize() < IOVEC.byteSize() * count) {
+            throw new IllegalArgumentException("iovec array holds fewer than " + count + " entries");
+        }
+    }
+
+    private static AssertionError unexpected(Throwable t) {
+        if (t instanceof Error e) {
+            throw e;
+        }
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        return new AssertionError("a native call threw a checked exception", t);
+    }
+}

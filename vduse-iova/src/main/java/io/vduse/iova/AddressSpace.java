@@ -18,7 +18,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * immutable snapshot, sorted arrays of starts, lasts and mappings, that a translation reads
  * without a lock and searches in O(log n) without allocating. A miss, an invalidation and
  * {@link #close} take a lock, build a new snapshot and publish it; misses therefore serialize,
- * which is what the kernel does with {@code GET_FD} anyway.
+ * which is what the kernel does with {@code GET_FD} anyway. Hand the address space to queue
+ * threads safely (before starting them, or through a concurrent structure): the first snapshot
+ * is a plain field write of the constructor.
  *
  * <h2>Released mappings</h2>
  * An invalidated mapping leaves the snapshot first, then goes back to the source, which (per
@@ -228,6 +230,7 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
 
     /** The cached mappings in address order, as handed out; a copy, for diagnostics and tests. */
     public List<Mapping> cachedMappings() {
+        // Acquire, as in mapping(): the copy must see the snapshot's slots filled.
         return List.of(((Snapshot) SNAPSHOT.getAcquire(this)).mappings);
     }
 

@@ -10,7 +10,8 @@ import java.util.List;
  * <p>The one method virtqueues need is {@link #mapping}: it returns the whole mapping holding an
  * address, so a ring can copy to and from {@code mapping.memory()} at an offset without
  * allocating a slice per buffer. A buffer that spans two mappings is walked by asking again at
- * the first address past the end of the previous mapping.
+ * the first address past the end of the previous mapping; {@link #gather}, {@link #readBytes} and
+ * {@link #writeBytes} do that walk without allocating.
  *
  * <p>Implementations are safe for concurrent use by queue threads while the message thread
  * invalidates ranges.

@@ -97,6 +97,10 @@ class AddressSpaceTest {
         assertThat(pieces.mapping(2).start()).isEqualTo(0x2800);
         assertThat(pieces.length(2)).isEqualTo(0x2000 - 0x10 - 0x800);
         assertThatThrownBy(() -> pieces.mapping(3)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> new IovaPieces(0)).isInstanceOf(IllegalArgumentException.class);
+        // Reuse: a second fill replaces the first.
+        assertThat(space.gather(0x2000, 1, Access.READ, pieces)).isEqualTo(1);
+        assertThat(pieces.count()).isEqualTo(1);
         assertThat(space.pieces(0x1ff0, 0x2000, Access.READ))
                 .extracting(IovaPiece::offset, IovaPiece::length)
                 .containsExactly(

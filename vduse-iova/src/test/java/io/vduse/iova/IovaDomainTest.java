@@ -156,6 +156,7 @@ class IovaDomainTest {
         assertThat(entry.offset()).isEqualTo(ring.iova());
         assertThat(entry.access()).isEqualTo(Access.READ_WRITE);
         assertThat(entry.memory()).isSameAs(domain.memory());
+        assertThat(entry.memory().fd()).as("arena memory has no file").isEqualTo(-1);
 
         // The driver's writes are the device's reads: same bytes of the domain file.
         ring.memory().set(ValueLayout.JAVA_INT_UNALIGNED, 100, 0xcafe);

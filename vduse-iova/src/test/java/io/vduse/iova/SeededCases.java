@@ -18,7 +18,10 @@ final class SeededCases {
     static void run(int cases, Consumer<SplittableRandom> check) {
         String fixed = System.getProperty("vduse.seed");
         if (fixed != null) {
-            runOne(Long.decode(fixed), check);
+            // Seeds print as unsigned hex; half of them exceed Long.MAX_VALUE, which
+            // Long.decode would reject.
+            String hex = fixed.startsWith("0x") || fixed.startsWith("0X") ? fixed.substring(2) : fixed;
+            runOne(Long.parseUnsignedLong(hex, 16), check);
             return;
         }
         long base = System.nanoTime() ^ 0x9E3779B97F4A7C15L;

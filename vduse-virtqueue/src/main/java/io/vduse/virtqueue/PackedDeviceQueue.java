@@ -316,6 +316,11 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         if (!(state instanceof VqState.Packed packed)) {
             throw new IllegalArgumentException("packed ring given " + state);
         }
-        start(packed);
+        try {
+            start(packed);
+        } catch (VirtqueueException e) {
+            // Running on from the old position would be as wrong as the new one: stop.
+            throw replaceFailure(e);
+        }
     }
 }

@@ -295,6 +295,11 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         if (!(state instanceof VqState.Split split)) {
             throw new IllegalArgumentException("split ring given " + state);
         }
-        start(split);
+        try {
+            start(split);
+        } catch (VirtqueueException e) {
+            // Running on from the old position would be as wrong as the new one: stop.
+            throw replaceFailure(e);
+        }
     }
 }

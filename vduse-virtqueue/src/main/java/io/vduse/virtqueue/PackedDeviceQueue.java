@@ -300,6 +300,7 @@ final class PackedDeviceQueue extends DeviceQueueBase {
             // the driver stores a head's flags and then loads our suppression to decide whether
             // to kick; without store-load ordering both read stale values and the kick is lost.
             VarHandle.fullFence();
+            // Acquire, as in pop: a chain seen here is read next without another barrier.
             return isAvailable(laU16(ring, availIdx * PackedRing.DESC_SIZE + PackedRing.DESC_FLAGS), availWrap);
         } catch (IllegalStateException e) {
             throw ringGone(e);

@@ -257,6 +257,7 @@ final class PackedDriverQueue implements DriverQueue {
         // Full fence (store our suppression, then load the next descriptor's flags): the device
         // stores used flags and then loads our suppression; without it the interrupt is lost.
         VarHandle.fullFence();
+        // Acquire, as in pollUsed: id and len of a used descriptor seen here are read next.
         return isUsed(laU16(ring, lastUsed * PackedRing.DESC_SIZE + PackedRing.DESC_FLAGS));
     }
 }

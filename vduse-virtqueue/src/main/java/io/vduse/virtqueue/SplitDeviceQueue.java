@@ -279,6 +279,7 @@ final class SplitDeviceQueue extends DeviceQueueBase {
             // ordering we may read the old avail idx and sleep while the driver reads our old
             // "don't notify" and skips the kick: a lost wake-up with a chain waiting.
             VarHandle.fullFence();
+            // Acquire, as in pop: a chain seen here is read next without another barrier.
             return laU16(avail, SplitRing.AVAIL_IDX) != lastAvail;
         } catch (IllegalStateException e) {
             throw ringGone(e);

@@ -224,6 +224,7 @@ final class SplitDriverQueue implements DriverQueue {
         // Full fence (store used_event / flags, then load used idx): the device stores used idx
         // and then loads ours; without store-load ordering on both sides the interrupt is lost.
         VarHandle.fullFence();
+        // Acquire, as in pollUsed: the elements below the idx seen here are read next.
         return laU16(used, SplitRing.USED_IDX) != lastUsed;
     }
 }

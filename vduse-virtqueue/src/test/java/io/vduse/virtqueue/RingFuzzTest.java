@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * device side pops, reads, writes, pushes and publishes, and may only ever throw
  * {@link VirtqueueException}; it never hangs; it never writes a read-only mapping; and it
  * writes nothing in the ring area but the used ring (split) or the descriptor ring and its own
- * event suppression area (packed).
+ * event suppression area (packed). Every pop is compared with {@link ChainModel}: the same chain
+ * (id, addresses, lengths, directions) or the same rejection.
  *
  * <p>Descriptors are drawn from distributions that reach deep (addresses near and across
  * mapping edges, table lengths that are multiples of 16, mostly-available flags), and the data
@@ -87,27 +88,12 @@ class RingFuzzTest {
                 DescriptorChain chain = chainOf[q];
                 VqState state = packed ? randomRing(ring, rnd, size) : randomSplitRing(ring, rnd, size);
                 MemorySegment.copy(ring, ValueLayout.JAVA_BYTE, 0, ringBefore, 0, RING_BYTES);
+                ChainModel model = packed
+                        ? new ChainModel(memory, ring, RING, size, true, DESC, PACKED_DRIVER, PACKED_DEVICE)
+                        : new ChainModel(memory, ring, RING, size, false, DESC, SPLIT_AVAIL, SPLIT_USED);
                 try {
-                    queue.reset(state);
-                    if (rnd.nextBoolean()) {
-                        queue.enableNotifications();
-                    } else {
-                        queue.disableNotifications();
-                    }
-                    int pops = 1 + rnd.nextInt(size + 2);
-                    for (int p = 0; p < pops && queue.pop(chain); p++) {
-                        chains++;
-                        checkChain(chain, size);
-                        exercise(chain, rnd, sink);
-                        queue.push(chain, (int) chain.writer().bytesWritten());
-                        if (rnd.nextInt(3) == 0) {
-                            queue.publish();
-                        }
-                    }
-                    queue.publish();
-                } catch (VirtqueueException e) {
-                    reasons.merge(e.reason(), 1L, Long::sum);
-                    assertThat(queue.failure()).isNotNull();
+                    runCase(queue, chain, model, state, rnd, sink, reasons, size);
+                    chains += model.popped;
                 } catch (Throwable t) {
                     throw new AssertionError("case %d (seed %x, size %d): %s".formatted(c, seed, size, t), t);
                 }
@@ -127,6 +113,78 @@ class RingFuzzTest {
             assertThat(reasons).containsKeys(VirtqueueException.Reason.DESCRIPTOR_LOOP,
                     VirtqueueException.Reason.DESCRIPTOR_INDEX_OUT_OF_RANGE, VirtqueueException.Reason.AVAIL_INDEX_TOO_FAR);
         }
+    }
+
+    /** One case: reset to the random state, then pops compared one by one with the model. */
+    private static void runCase(DeviceQueue queue, DescriptorChain chain, ChainModel model, VqState state,
+            SplittableRandom rnd, MemorySegment sink, Map<VirtqueueException.Reason, Long> reasons, int size) {
+        int usedInRing = model.splitUsedInRing();
+        try {
+            queue.reset(state);
+        } catch (VirtqueueException e) {
+            assertThat(e.reason()).isEqualTo(VirtqueueException.Reason.BAD_STATE);
+            assertThat(queue.failure()).isSameAs(e);
+            reasons.merge(e.reason(), 1L, Long::sum);
+            return;
+        }
+        if (state instanceof VqState.Split split) {
+            model.lastAvail = split.availIndex();
+            model.publishedUsed = usedInRing;
+        } else {
+            VqState.Packed p = (VqState.Packed) state;
+            model.availIdx = p.lastAvailIdx();
+            model.availWrap = p.lastAvailCounter() == 1;
+        }
+        if (rnd.nextBoolean()) {
+            queue.enableNotifications();
+        } else {
+            queue.disableNotifications();
+        }
+        int pops = 1 + rnd.nextInt(size + 2);
+        int pushed = 0;
+        for (int p = 0; p < pops; p++) {
+            ChainModel.Outcome want = model.next();
+            boolean got;
+            try {
+                got = queue.pop(chain);
+            } catch (VirtqueueException e) {
+                assertThat(e.reason()).as("pop %d: %s, model said %s", p, e.getMessage(), want).isEqualTo(want.reason());
+                assertThat(queue.failure()).isSameAs(e);
+                reasons.merge(e.reason(), 1L, Long::sum);
+                return;
+            }
+            assertThat(want.reason()).as("pop %d accepted what the model rejects", p).isNull();
+            assertThat(got).as("pop %d", p).isEqualTo(!want.empty());
+            if (!got) {
+                break;
+            }
+            model.popped++;
+            checkChain(chain, size);
+            assertThat(chain.id()).isEqualTo(want.id());
+            assertThat(chain.bufferCount()).isEqualTo(want.buffers().size());
+            for (int i = 0; i < chain.bufferCount(); i++) {
+                long[] b = want.buffers().get(i);
+                assertThat(chain.address(i)).isEqualTo(b[0]);
+                assertThat(chain.length(i)).isEqualTo(b[1]);
+                assertThat(chain.isWritable(i)).isEqualTo(b[2] == 1);
+            }
+            try {
+                exercise(chain, rnd, sink);
+            } catch (VirtqueueException e) {
+                // Buffers are translated as they are used: an unmapped or forbidden one shows here.
+                assertThat(e.reason()).isEqualTo(VirtqueueException.Reason.IOVA_FAULT);
+                assertThat(queue.failure()).isSameAs(e);
+                reasons.merge(e.reason(), 1L, Long::sum);
+                return;
+            }
+            queue.push(chain, (int) chain.writer().bytesWritten());
+            pushed++;
+            if (rnd.nextInt(3) == 0) {
+                queue.publish();
+                model.publishedUsed = (usedInRing + pushed) & 0xffff;
+            }
+        }
+        queue.publish();
     }
 
     private static void checkChain(DescriptorChain chain, int size) {

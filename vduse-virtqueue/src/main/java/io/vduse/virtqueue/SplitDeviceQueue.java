@@ -58,7 +58,8 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         // have mapped those two bytes.
         long availBytes = SplitRing.availRingSize(size) - (eventIdx ? 0 : 2);
         long usedBytes = SplitRing.usedRingSize(size) - (eventIdx ? 0 : 2);
-        this.desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN, Access.READ);
+        this.desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN,
+                Access.READ);
         this.avail = ringArea("available ring", driverIova, availBytes, SplitRing.AVAIL_ALIGN, Access.READ);
         this.used = ringArea("used ring", deviceIova, usedBytes, SplitRing.USED_ALIGN, Access.READ_WRITE);
         this.usedEventOffset = SplitRing.usedEventOffset(size);

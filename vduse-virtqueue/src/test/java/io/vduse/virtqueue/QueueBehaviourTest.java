@@ -177,4 +177,21 @@ class QueueBehaviourTest {
             assertThat(rig.device.failure()).isNull();
         }
     }
+
+    @ParameterizedTest(name = "packed={0}")
+    @ValueSource(booleans = {false, true})
+    void driverRefusesChainsLongerThanTheQueue(boolean packed) {
+        try (Rig rig = new Rig(2, Rig.features(packed, false, true))) {
+            long[] iovas = {Rig.DATA, Rig.DATA + 64, Rig.DATA + 128};
+            int[] lengths = {8, 8, 8};
+            assertThatThrownBy(() -> rig.driver.add(iovas, lengths, 1, 2)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> rig.driver.addIndirect(iovas, lengths, 1, 2, Rig.TABLES, rig.raw(Rig.TABLES, 48)))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThat(rig.driver.freeDescriptors()).isEqualTo(2);
+            // Through a table, two buffers take one descriptor: the second chain still fits.
+            assertThat(rig.driver.addIndirect(iovas, lengths, 1, 1, Rig.TABLES, rig.raw(Rig.TABLES, 32))).isNotNegative();
+            assertThat(rig.driver.add(iovas, lengths, 0, 1)).isNotNegative();
+            assertThat(rig.driver.add(iovas, lengths, 0, 1)).isEqualTo(-1);
+        }
+    }
 }

@@ -10,8 +10,8 @@ import io.vduse.iova.IovaMemory;
  *
  * <p>One thread works a queue (pop, push, publish, notifications); a popped
  * {@link DescriptorChain} may be read and written on another. The driver is not trusted: bad ring
- * contents break the queue with a {@link VirtqueueException}, after which every call but
- * {@link #state()}, {@link #failure()} and {@link #reset} throws that same exception. The device
+ * contents break the queue with a {@link VirtqueueException}, after which pop, push, publish and
+ * the notification calls throw that same exception until {@link #reset}. The device
  * side writes nothing but the used ring (split) or used descriptors (packed) and its own
  * notification-suppression fields.
  *

@@ -55,6 +55,12 @@ abstract sealed class DeviceQueueBase implements DeviceQueue permits SplitDevice
         failure = null;
     }
 
+    /** Breaks the queue with {@code e} even if it was broken before: a reset to a bad state. */
+    final VirtqueueException replaceFailure(VirtqueueException e) {
+        failure = e;
+        return e;
+    }
+
     final void checkNotBroken() {
         VirtqueueException f = failure;
         if (f != null) {

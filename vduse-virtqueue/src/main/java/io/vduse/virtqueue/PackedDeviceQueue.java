@@ -25,11 +25,11 @@ import java.lang.invoke.VarHandle;
  * when its AVAIL bit equals {@code availWrap} and its USED bit does not; it writes used
  * descriptors back at {@code usedIdx} with both bits equal to {@code usedWrap}. A chain takes as
  * many ring slots as it has ring descriptors (one for an indirect table), and its used
- * descriptor advances {@code usedIdx} by that many (2.8.6).
+ * descriptor advances {@code usedIdx} by that many (2.8, "Next Flag: Descriptor Chaining").
  */
 final class PackedDeviceQueue extends DeviceQueueBase {
 
-    /** A fresh ring: both positions at 0, both wrap counters 1 (2.8.1). */
+    /** A fresh ring: positions 0, wrap counters 1 (2.8, "Driver and Device Ring Wrap Counters"). */
     static final VqState.Packed INITIAL = new VqState.Packed(1, 0, 1, 0);
 
     private static final int EVENT_WRAP_BIT = 15;
@@ -60,9 +60,13 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         }
         this.eventIdx = RingAccess.has(features, VirtioFeatures.EVENT_IDX);
         this.indirectAllowed = RingAccess.has(features, VirtioFeatures.INDIRECT_DESC);
-        this.ring = ringArea("descriptor ring", descIova, PackedRing.descRingSize(size), PackedRing.DESC_ALIGN, Access.READ_WRITE);
-        this.driverEvent = ringArea("driver event suppression", driverIova, PackedRing.EVENT_SUPPRESS_SIZE, PackedRing.EVENT_ALIGN, Access.READ);
-        this.deviceEvent = ringArea("device event suppression", deviceIova, PackedRing.EVENT_SUPPRESS_SIZE, PackedRing.EVENT_ALIGN, Access.READ_WRITE);
+        // The device writes used descriptors into the ring and its own suppression area.
+        this.ring = ringArea("descriptor ring", descIova, PackedRing.descRingSize(size),
+                PackedRing.DESC_ALIGN, Access.READ_WRITE);
+        this.driverEvent = ringArea("driver event suppression", driverIova, PackedRing.EVENT_SUPPRESS_SIZE,
+                PackedRing.EVENT_ALIGN, Access.READ);
+        this.deviceEvent = ringArea("device event suppression", deviceIova, PackedRing.EVENT_SUPPRESS_SIZE,
+                PackedRing.EVENT_ALIGN, Access.READ_WRITE);
         start(state);
     }
 
@@ -179,7 +183,8 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         }
         int entries = indirect.open(addr, len, size - chain.bufferCount());
         MemorySegment entry = indirect.entry();
-        // A packed indirect table is used in order, all of it (2.8.11); NEXT means nothing there.
+        // A packed indirect table is used in order, all of it (2.8, "Indirect Flag: Scatter-Gather
+        // Support"); NEXT means nothing there.
         for (int i = 0; i < entries; i++) {
             indirect.load(i);
             int f = lpU16(entry, PackedRing.DESC_FLAGS);
@@ -264,7 +269,7 @@ final class PackedDeviceQueue extends DeviceQueueBase {
     /**
      * Whether moving from {@code newIdx - advanced} to {@code newIdx} passes the descriptor
      * {@code offWrap} names, all taken relative to the current lap so the 16-bit formula of
-     * 2.7.10 applies across a wrap.
+     * of {@link SplitRing#needEvent} applies across a wrap.
      */
     private boolean needEvent(int offWrap, int newIdx, boolean wrap, int advanced) {
         int event = offWrap & ~(1 << EVENT_WRAP_BIT);
@@ -300,6 +305,7 @@ final class PackedDeviceQueue extends DeviceQueueBase {
             // the driver stores a head's flags and then loads our suppression to decide whether
             // to kick; without store-load ordering both read stale values and the kick is lost.
             VarHandle.fullFence();
+            // Acquire, as in pop: a chain seen here is read next without another barrier.
             return isAvailable(laU16(ring, availIdx * PackedRing.DESC_SIZE + PackedRing.DESC_FLAGS), availWrap);
         } catch (IllegalStateException e) {
             throw ringGone(e);
@@ -316,6 +322,11 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         if (!(state instanceof VqState.Packed packed)) {
             throw new IllegalArgumentException("packed ring given " + state);
         }
-        start(packed);
+        try {
+            start(packed);
+        } catch (VirtqueueException e) {
+            // Running on from the old position would be as wrong as the new one: stop.
+            throw replaceFailure(e);
+        }
     }
 }

@@ -18,7 +18,7 @@ import java.lang.invoke.VarHandle;
  * The driver end of a packed virtqueue (virtio 1.2, 2.8), in the manner of Linux's
  * {@code virtio_ring.c}: chains take consecutive ring slots from {@code nextAvail}, buffer ids
  * come from a free list, and each id remembers how many slots its chain took so the used
- * position can skip them (2.8.6).
+ * position can skip them (2.8, "Next Flag: Descriptor Chaining").
  */
 final class PackedDriverQueue implements DriverQueue {
 
@@ -43,7 +43,8 @@ final class PackedDriverQueue implements DriverQueue {
     private int usedLength;
     private boolean interruptsEnabled = true;
 
-    PackedDriverQueue(int size, MemorySegment desc, MemorySegment driverEvent, MemorySegment deviceEvent, long features) {
+    PackedDriverQueue(int size, MemorySegment desc, MemorySegment driverEvent, MemorySegment deviceEvent,
+            long features) {
         if (size < 1 || size > PackedRing.MAX_SIZE) {
             throw new IllegalArgumentException("packed queue size %d is not in 1..32768".formatted(size));
         }
@@ -73,15 +74,23 @@ final class PackedDriverQueue implements DriverQueue {
         return numFree;
     }
 
-    private static void checkCounts(long[] iovas, int[] lengths, int readable, int writable) {
+    private void checkCounts(long[] iovas, int[] lengths, int readable, int writable) {
         int n = readable + writable;
         if (readable < 0 || writable < 0 || n == 0 || n > iovas.length || n > lengths.length) {
             throw new IllegalArgumentException("%d readable + %d writable buffers with %d addresses and %d lengths"
                     .formatted(readable, writable, iovas.length, lengths.length));
         }
+        // No chain, direct or through a table, may be longer than the queue: on both layouts a
+        // driver MUST NOT make a chain longer than the Queue Size.
+        if (n > size) {
+            throw new IllegalArgumentException("a chain of %d in a queue of size %d".formatted(n, size));
+        }
     }
 
-    /** AVAIL equal to the wrap counter and USED its inverse: available in this lap (2.8.1). */
+    /**
+     * AVAIL equal to the wrap counter and USED its inverse: available in this lap (2.8, "Driver and
+     * Device Ring Wrap Counters").
+     */
     private static int availBits(boolean wrap) {
         return wrap ? PackedRing.DESC_F_AVAIL : PackedRing.DESC_F_USED;
     }
@@ -90,9 +99,6 @@ final class PackedDriverQueue implements DriverQueue {
     public int add(long[] iovas, int[] lengths, int readable, int writable) {
         checkCounts(iovas, lengths, readable, writable);
         int n = readable + writable;
-        if (n > size) {
-            throw new IllegalArgumentException("a chain of %d in a queue of size %d".formatted(n, size));
-        }
         if (n > numFree) {
             return -1;
         }
@@ -116,7 +122,8 @@ final class PackedDriverQueue implements DriverQueue {
     }
 
     @Override
-    public int addIndirect(long[] iovas, int[] lengths, int readable, int writable, long tableIova, MemorySegment table) {
+    public int addIndirect(long[] iovas, int[] lengths, int readable, int writable, long tableIova,
+            MemorySegment table) {
         checkCounts(iovas, lengths, readable, writable);
         int n = readable + writable;
         if (numFree == 0) {
@@ -257,6 +264,7 @@ final class PackedDriverQueue implements DriverQueue {
         // Full fence (store our suppression, then load the next descriptor's flags): the device
         // stores used flags and then loads our suppression; without it the interrupt is lost.
         VarHandle.fullFence();
+        // Acquire, as in pollUsed: id and len of a used descriptor seen here are read next.
         return isUsed(laU16(ring, lastUsed * PackedRing.DESC_SIZE + PackedRing.DESC_FLAGS));
     }
 }

@@ -58,7 +58,8 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         // have mapped those two bytes.
         long availBytes = SplitRing.availRingSize(size) - (eventIdx ? 0 : 2);
         long usedBytes = SplitRing.usedRingSize(size) - (eventIdx ? 0 : 2);
-        this.desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN, Access.READ);
+        this.desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN,
+                Access.READ);
         this.avail = ringArea("available ring", driverIova, availBytes, SplitRing.AVAIL_ALIGN, Access.READ);
         this.used = ringArea("used ring", deviceIova, usedBytes, SplitRing.USED_ALIGN, Access.READ_WRITE);
         this.usedEventOffset = SplitRing.usedEventOffset(size);
@@ -279,6 +280,7 @@ final class SplitDeviceQueue extends DeviceQueueBase {
             // ordering we may read the old avail idx and sleep while the driver reads our old
             // "don't notify" and skips the kick: a lost wake-up with a chain waiting.
             VarHandle.fullFence();
+            // Acquire, as in pop: a chain seen here is read next without another barrier.
             return laU16(avail, SplitRing.AVAIL_IDX) != lastAvail;
         } catch (IllegalStateException e) {
             throw ringGone(e);
@@ -295,6 +297,11 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         if (!(state instanceof VqState.Split split)) {
             throw new IllegalArgumentException("split ring given " + state);
         }
-        start(split);
+        try {
+            start(split);
+        } catch (VirtqueueException e) {
+            // Running on from the old position would be as wrong as the new one: stop.
+            throw replaceFailure(e);
+        }
     }
 }

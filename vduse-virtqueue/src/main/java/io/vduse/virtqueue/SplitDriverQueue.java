@@ -74,11 +74,16 @@ final class SplitDriverQueue implements DriverQueue {
         return numFree;
     }
 
-    private static void checkCounts(long[] iovas, int[] lengths, int readable, int writable) {
+    private void checkCounts(long[] iovas, int[] lengths, int readable, int writable) {
         int n = readable + writable;
         if (readable < 0 || writable < 0 || n == 0 || n > iovas.length || n > lengths.length) {
             throw new IllegalArgumentException("%d readable + %d writable buffers with %d addresses and %d lengths"
                     .formatted(readable, writable, iovas.length, lengths.length));
+        }
+        // No chain, direct or through a table, may be longer than the queue: on both layouts a
+        // driver MUST NOT make a chain longer than the Queue Size.
+        if (n > size) {
+            throw new IllegalArgumentException("a chain of %d in a queue of size %d".formatted(n, size));
         }
     }
 
@@ -86,9 +91,6 @@ final class SplitDriverQueue implements DriverQueue {
     public int add(long[] iovas, int[] lengths, int readable, int writable) {
         checkCounts(iovas, lengths, readable, writable);
         int n = readable + writable;
-        if (n > size) {
-            throw new IllegalArgumentException("a chain of %d in a queue of size %d".formatted(n, size));
-        }
         if (n > numFree) {
             return -1;
         }
@@ -107,7 +109,8 @@ final class SplitDriverQueue implements DriverQueue {
     }
 
     @Override
-    public int addIndirect(long[] iovas, int[] lengths, int readable, int writable, long tableIova, MemorySegment table) {
+    public int addIndirect(long[] iovas, int[] lengths, int readable, int writable, long tableIova,
+            MemorySegment table) {
         checkCounts(iovas, lengths, readable, writable);
         int n = readable + writable;
         if (numFree == 0) {
@@ -224,6 +227,7 @@ final class SplitDriverQueue implements DriverQueue {
         // Full fence (store used_event / flags, then load used idx): the device stores used idx
         // and then loads ours; without store-load ordering on both sides the interrupt is lost.
         VarHandle.fullFence();
+        // Acquire, as in pollUsed: the elements below the idx seen here are read next.
         return laU16(used, SplitRing.USED_IDX) != lastUsed;
     }
 }

@@ -16,7 +16,7 @@ import java.util.List;
  */
 final class TestMemory implements IovaMemory, AutoCloseable {
 
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena = Arena.ofShared();
     private final List<Mapping> mappings = new ArrayList<>();
     long lookups;
 

@@ -94,10 +94,43 @@ public final class GuestVm {
         return where;
     }
 
+    /** What {@link #acquire()} decided the first time: a {@link GuestVm} or the reason there is none. */
+    private static Object decision;
+
     /**
      * A place to run kernel tests, or the calling test is skipped (failed if {@value #REQUIRED}).
+     * Decided once per JVM; every later call gives the same answer, so each test of a class can
+     * call this and is skipped (or failed) with the same message.
      */
-    public static GuestVm acquire() {
+    public static synchronized GuestVm acquire() {
+        if (decision == null) {
+            try {
+                decision = decide();
+            } catch (UnavailableException e) {
+                decision = e.getMessage();
+            }
+        }
+        if (decision instanceof GuestVm vm) {
+            return vm;
+        }
+        String message = "Real-kernel VDUSE tests cannot run: " + decision;
+        if (Boolean.getBoolean(REQUIRED)) {
+            fail(message + "\n(-D" + REQUIRED + "=true makes this a failure; without it the tests are skipped)");
+        }
+        abort(message);
+        throw new AssertionError("unreachable");
+    }
+
+    /** Why no kernel tests can run here. */
+    private static final class UnavailableException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UnavailableException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private static GuestVm decide() throws UnavailableException {
         boolean required = Boolean.getBoolean(REQUIRED);
         String mode = System.getProperty(MODE, "auto").toLowerCase(Locale.ROOT);
         long timeout = Long.getLong(TIMEOUT, 600);
@@ -111,7 +144,7 @@ public final class GuestVm {
                     return new GuestVm(Where.NATIVE, runInGuest, timeout);
                 }
                 if (mode.equals("native")) {
-                    unavailable(required, "%s=native, but %s".formatted(MODE, Files.exists(CONTROL)
+                    throw new UnavailableException("%s=native, but %s".formatted(MODE, Files.exists(CONTROL)
                             ? "we are not root (VDUSE_CREATE_DEV needs CAP_SYS_ADMIN)"
                             : CONTROL + " does not exist (modprobe vduse, or run in the guest: -D" + MODE + "=guest)"));
                 }
@@ -121,14 +154,14 @@ public final class GuestVm {
         }
 
         if (!Files.isExecutable(runInGuest)) {
-            unavailable(required, "the guest harness %s is missing or not executable (set -D%s=<vduse-it>/guest)"
+            throw new UnavailableException("the guest harness %s is missing or not executable (set -D%s=<vduse-it>/guest)"
                     .formatted(runInGuest, GUEST_DIR));
         }
         if (!required) {
             // With -Dvduse.it.required=true run-in-guest fetches the kernel itself and fails loudly.
             Result check = execute(List.of(runInGuest.toString(), "--check"), Duration.ofMinutes(2), Where.GUEST);
             if (check.exitStatus() != 0) {
-                unavailable(false, "no VDUSE here (%s) and no QEMU guest either:%n%s%nInstall with "
+                throw new UnavailableException("no VDUSE here (%s) and no QEMU guest either:%n%s%nInstall with "
                         .formatted(CONTROL + " is absent", check.output().strip())
                         + scripts.resolve("install-deps") + " (root) and " + scripts.resolve("fetch-kernel")
                         + "; or run natively as root where the vduse module is loaded.");
@@ -226,14 +259,6 @@ public final class GuestVm {
                 sink.append("(reading failed: ").append(e).append(")\n");
             }
         }
-    }
-
-    private static void unavailable(boolean required, String why) {
-        String message = "Real-kernel VDUSE tests cannot run: " + why;
-        if (required) {
-            fail(message + "\n(-D" + REQUIRED + "=true makes this a failure; without it the tests are skipped)");
-        }
-        abort(message);
     }
 
     private static boolean isRoot() {

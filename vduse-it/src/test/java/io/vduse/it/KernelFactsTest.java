@@ -146,6 +146,20 @@ class KernelFactsTest {
             create.reserved_nonzero          | EINVAL(22)
             create.empty_name                | EINVAL(22)
             create.v0_with_ngroups_nas       | EINVAL(22)
+            set_config.capacity              | ok
+            set_config.last_byte             | ok
+            set_config.past_end              | EINVAL(22)
+            set_config.length_0              | EINVAL(22)
+            set_config.offset_at_end_length_0 | EINVAL(22)
+            set_config.offset_overflow       | EINVAL(22)
+            inject_config_irq.before_driver  | EINVAL(22)
+            vq_inject_irq.q0_before_driver   | EINVAL(22)
+            vq_inject_irq.q1_out_of_range    | EINVAL(22)
+            vq_setup_kickfd.q0_deassign      | ok
+            vq_setup_kickfd.q0_bad_fd        | EBADF(9)
+            vq_setup_kickfd.q1_out_of_range  | EINVAL(22)
+            iotlb_get_fd.unmapped            | EINVAL(22)
+            iotlb_get_info.at_0              | EINVAL(22)
             sysfs.msg_timeout                | 30
             sysfs.bounce_size                | 67108864
             """)

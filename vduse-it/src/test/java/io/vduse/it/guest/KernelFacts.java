@@ -3,9 +3,13 @@ package io.vduse.it.guest;
 import io.vduse.api.Ioctl;
 import io.vduse.api.Layouts;
 import io.vduse.api.Vduse;
+import io.vduse.api.VduseConfigData;
 import io.vduse.api.VduseDevConfig;
+import io.vduse.api.VduseIotlbEntry;
 import io.vduse.api.VduseIoctls;
+import io.vduse.api.VduseIovaInfo;
 import io.vduse.api.VduseVqConfig;
+import io.vduse.api.VduseVqEventfd;
 import io.vduse.api.VduseVqInfo;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.api.virtio.VirtioBlkConfig;
@@ -213,6 +217,53 @@ public final class KernelFacts {
         fact("vq_get_info.q0", got.ok() ? VduseVqInfo.readFrom(info, false).toString() : got.describe());
         VduseVqInfo.writeQuery(info, 1);
         fact("vq_get_info.q1_out_of_range", LinuxCalls.ioctl(fd, VduseIoctls.VQ_GET_INFO.request(), info).describe());
+
+        // Config space updates: {offset, length} against the config_size given at creation.
+        MemorySegment cfg = arena.allocate(VduseConfigData.BUFFER + 64, 8);
+        fact("set_config.capacity", setConfig(fd, cfg, 0, 8));
+        fact("set_config.last_byte", setConfig(fd, cfg, BLK_CONFIG.length - 1, 1));
+        fact("set_config.past_end", setConfig(fd, cfg, BLK_CONFIG.length - 4, 8));
+        fact("set_config.length_0", setConfig(fd, cfg, 0, 0));
+        fact("set_config.offset_at_end_length_0", setConfig(fd, cfg, BLK_CONFIG.length, 0));
+        fact("set_config.offset_overflow", setConfig(fd, cfg, 0xffff_fffc, 8));
+
+        // Interrupts and kicks before any driver: the device is not DRIVER_OK.
+        fact("inject_config_irq.before_driver",
+                LinuxCalls.ioctl(fd, VduseIoctls.DEV_INJECT_CONFIG_IRQ.request(), MemorySegment.NULL).describe());
+        MemorySegment u32 = arena.allocate(Layouts.U32);
+        u32.set(Layouts.U32, 0, 0);
+        fact("vq_inject_irq.q0_before_driver", LinuxCalls.ioctl(fd, VduseIoctls.VQ_INJECT_IRQ.request(), u32).describe());
+        u32.set(Layouts.U32, 0, 1);
+        fact("vq_inject_irq.q1_out_of_range", LinuxCalls.ioctl(fd, VduseIoctls.VQ_INJECT_IRQ.request(), u32).describe());
+        MemorySegment kick = arena.allocate(VduseVqEventfd.LAYOUT);
+        new VduseVqEventfd(0, Vduse.EVENTFD_DEASSIGN).writeTo(kick);
+        fact("vq_setup_kickfd.q0_deassign", LinuxCalls.ioctl(fd, VduseIoctls.VQ_SETUP_KICKFD.request(), kick).describe());
+        new VduseVqEventfd(0, 9999).writeTo(kick);
+        fact("vq_setup_kickfd.q0_bad_fd", LinuxCalls.ioctl(fd, VduseIoctls.VQ_SETUP_KICKFD.request(), kick).describe());
+        new VduseVqEventfd(1, Vduse.EVENTFD_DEASSIGN).writeTo(kick);
+        fact("vq_setup_kickfd.q1_out_of_range", LinuxCalls.ioctl(fd, VduseIoctls.VQ_SETUP_KICKFD.request(), kick).describe());
+
+        // The IOVA space before the device is on the vDPA bus: since 6.4 the kernel creates the
+        // IOVA domain only at "vdpa dev add", so there is nothing to look up yet.
+        MemorySegment entry = arena.allocate(VduseIotlbEntry.LAYOUT);
+        VduseIotlbEntry.query(0, 0xfff).writeTo(entry);
+        Result gotFd = LinuxCalls.ioctl(fd, VduseIoctls.IOTLB_GET_FD.request(), entry);
+        fact("iotlb_get_fd.unmapped", gotFd.ok() ? "fd " + VduseIotlbEntry.readFrom(entry) : gotFd.describe());
+        if (gotFd.ok()) {
+            LinuxCalls.close(gotFd.value());
+        }
+        MemorySegment iova = arena.allocate(VduseIovaInfo.LAYOUT);
+        iova.fill((byte) 0);
+        Result gotInfo = LinuxCalls.ioctl(fd, VduseIoctls.IOTLB_GET_INFO.request(), iova);
+        fact("iotlb_get_info.at_0", gotInfo.ok() ? VduseIovaInfo.readFrom(iova).toString() : gotInfo.describe());
+    }
+
+    /** VDUSE_DEV_SET_CONFIG of {@code length} bytes (0x5a) at {@code offset}, written by hand. */
+    private static String setConfig(int fd, MemorySegment buf, int offset, int length) {
+        buf.fill((byte) 0x5a);
+        buf.set(Layouts.U32, VduseConfigData.OFFSET, offset);
+        buf.set(Layouts.U32, VduseConfigData.LENGTH, length);
+        return LinuxCalls.ioctl(fd, VduseIoctls.DEV_SET_CONFIG.request(), buf).describe();
     }
 
     private static VduseDevConfig blk(String name) {

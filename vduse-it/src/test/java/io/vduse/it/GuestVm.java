@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.abort;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -207,7 +209,10 @@ public final class GuestVm {
         long start = System.nanoTime();
         Process process;
         try {
-            process = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            // Not the test JVM's stdin: Surefire talks to its forked JVM through it.
+            process = new ProcessBuilder(command)
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start " + command.getFirst(), e);
         }
@@ -245,7 +250,7 @@ public final class GuestVm {
     }
 
     /** Copies lines to {@code sink} and echoes them (Surefire keeps them in the test's report). */
-    private static void copy(InputStream in, StringBuilder sink, java.io.PrintStream echo) {
+    private static void copy(InputStream in, StringBuilder sink, PrintStream echo) {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {

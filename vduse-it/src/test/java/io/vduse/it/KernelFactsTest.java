@@ -1,0 +1,174 @@
+package io.vduse.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vduse.it.guest.KernelFacts;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The real kernel's VDUSE, asked once by {@link KernelFacts} (one guest boot for all of these),
+ * against the uapi of {@code vduse-api}: the ioctl numbers and struct layouts must be the ones
+ * the kernel decodes, and the kernel must refuse what the simulated kernel refuses, with the
+ * same errno.
+ */
+class KernelFactsTest {
+
+    private static GuestVm.Result result;
+    private static final Map<String, String> FACTS = new LinkedHashMap<>();
+
+    /**
+     * Boots the guest for the first test only. Per test rather than {@code @BeforeAll} so that a
+     * skip is reported per test, with its reason (a class-level skip shows as "Tests run: 0").
+     */
+    @BeforeEach
+    void askTheKernelOnce() {
+        GuestVm vm = GuestVm.acquire();
+        synchronized (KernelFactsTest.class) {
+            if (result == null) {
+                result = vm.runJava(KernelFacts.class);
+                for (String line : result.lines()) {
+                    if (line.startsWith("FACT ")) {
+                        int eq = line.indexOf('=');
+                        FACTS.put(line.substring(5, eq), line.substring(eq + 1));
+                    }
+                }
+                System.out.printf("KernelFacts ran in %s (%s), %d facts%n",
+                        result.elapsed(), result.where(), FACTS.size());
+            }
+        }
+        // 124: killed at the timeout, 125: the guest never ran the probe. Nothing else to check.
+        assertThat(result.exitStatus()).as("the guest run failed:%n%s", result.describe()).isNotIn(124, 125);
+    }
+
+    private static String fact(String key) {
+        assertThat(FACTS).as("facts reported by the kernel probe:%n%s", result.describe()).containsKey(key);
+        return FACTS.get(key);
+    }
+
+    @Test
+    void probeRanToTheEnd() {
+        assertThat(result.exitStatus()).as(result.describe()).isZero();
+        assertThat(result.lines()).as(result.describe()).contains("FACTS_DONE");
+        assertThat(FACTS).doesNotContainKey("probe.aborted");
+    }
+
+    @Test
+    void controlDeviceAnswersItsApiVersion() {
+        assertThat(fact("control.open")).isEqualTo("ok");
+        // 6.x kernels know only API version 0; a wrong GET_API_VERSION number would give ENOTTY.
+        assertThat(fact("get_api_version")).isEqualTo("0");
+        assertThat(fact("set_api_version.0")).isEqualTo("ok");
+    }
+
+    @Test
+    void aRequestNumberWithAWrongSizeIsRefused() {
+        // The kernel matches the whole number, size included, so a layout that drifts from the
+        // kernel's struct changes the number and is refused; VDUSE answers unknown numbers with
+        // EINVAL (not ENOTTY).
+        assertThat(fact("get_api_version.wrong_size_request")).isEqualTo("EINVAL(22)");
+        assertThat(fact("ioctl.unknown_nr")).isEqualTo("EINVAL(22)");
+    }
+
+    @Test
+    void aBlockDeviceIsCreatedSetUpListedAndDestroyed() {
+        assertThat(fact("create.blk")).isEqualTo("ok");
+        assertThat(fact("devnode.after_create")).isEqualTo("present");
+        assertThat(fact("dev.open")).isEqualTo("ok");
+        assertThat(fact("vq_setup.q0_256")).isEqualTo("ok");
+        assertThat(fact("vdpa.mgmtdev")).contains("vduse");
+        assertThat(fact("destroy.blk")).isEqualTo("ok");
+        assertThat(fact("devnode.after_destroy")).isEqualTo("absent");
+    }
+
+    @Test
+    void accessPlatformIsMandatory() {
+        assertThat(fact("create.no_access_platform")).doesNotStartWith("ok");
+    }
+
+    @Test
+    void configWceIsRefusedForBlock() {
+        assertThat(fact("create.blk_config_wce")).doesNotStartWith("ok");
+    }
+
+    @Test
+    void aDuplicateNameIsEexist() {
+        assertThat(fact("create.duplicate_name")).isEqualTo("EEXIST(17)");
+    }
+
+    @Test
+    void theDeviceOpensExclusively() {
+        assertThat(fact("dev.open.second")).isEqualTo("EBUSY(16)");
+    }
+
+    @Test
+    void aSlashInTheNameIsAcceptedAndTheNodeShowsABang() {
+        // device_create() turns '/' into '!' in the node name; DESTROY_DEV takes the name as given.
+        assertThat(fact("create.name_with_slash")).startsWith("ok").contains("vduse-it-a!b").contains("destroy: ok");
+    }
+
+    /**
+     * Everything the 6.12 kernel was seen to answer, the table the simulated kernel copies.
+     * {@code ok} means accepted (a device made by accident is destroyed again by the probe).
+     */
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', textBlock = """
+            set_api_version.1                | EINVAL(22)
+            set_api_version.2                | EINVAL(22)
+            create.without_set_api_version   | ok
+            destroy.while_open               | EBUSY(16)
+            destroy.missing                  | EINVAL(22)
+            dev.get_features                 | 0x0
+            vq_setup.q1_out_of_range         | EINVAL(22)
+            vq_setup.q0_size_0               | ok
+            vq_setup.q0_size_100             | ok
+            vq_setup.q0_reserved1_nonzero    | EINVAL(22)
+            vq_setup.q0_again_256            | ok
+            vq_get_info.q1_out_of_range      | EINVAL(22)
+            create.no_access_platform        | EINVAL(22)
+            create.no_version_1              | ok
+            create.blk_config_wce            | EINVAL(22)
+            create.device_id_99              | EINVAL(22)
+            create.device_id_fs              | EINVAL(22)
+            create.device_id_console         | EINVAL(22)
+            create.vq_align_8192             | EINVAL(22)
+            create.vq_align_4096             | ok
+            create.vq_align_0                | ok
+            create.vq_num_65536              | EINVAL(22)
+            create.vq_num_0                  | ok
+            create.config_size_4096          | ok
+            create.config_size_0             | ok
+            create.config_size_4097          | EINVAL(22)
+            create.reserved_nonzero          | EINVAL(22)
+            create.empty_name                | EINVAL(22)
+            create.v0_with_ngroups_nas       | EINVAL(22)
+            set_config.capacity              | ok
+            set_config.last_byte             | ok
+            set_config.past_end              | EINVAL(22)
+            set_config.length_0              | EINVAL(22)
+            set_config.offset_at_end_length_0 | EINVAL(22)
+            set_config.offset_overflow       | EINVAL(22)
+            inject_config_irq.before_driver  | EINVAL(22)
+            vq_inject_irq.q0_before_driver   | EINVAL(22)
+            vq_inject_irq.q1_out_of_range    | EINVAL(22)
+            vq_setup_kickfd.q0_deassign      | ok
+            vq_setup_kickfd.q0_bad_fd        | EBADF(9)
+            vq_setup_kickfd.q1_out_of_range  | EINVAL(22)
+            iotlb_get_fd.unmapped            | EINVAL(22)
+            iotlb_get_info.at_0              | EINVAL(22)
+            sysfs.msg_timeout                | 30
+            sysfs.bounce_size                | 67108864
+            """)
+    void theKernelAnswersAsRecorded(String key, String expected) {
+        String actual = fact(key);
+        if (expected.equals("ok")) {
+            assertThat(actual).as(key).startsWith("ok");
+        } else {
+            assertThat(actual).as(key).isEqualTo(expected);
+        }
+    }
+}

@@ -426,12 +426,18 @@ public final class VduseDevice implements AutoCloseable {
             if (handlers == null) {
                 throw new IllegalStateException("handlers are required");
             }
+            if (name.contains("/")) {
+                // The kernel would take it, but its node would be /dev/vduse/ with '!' for '/'.
+                throw new IllegalArgumentException("device name '" + name + "' contains '/': "
+                        + "the kernel would name its node /dev/vduse/" + name.replace('/', '!') + "; use another name");
+            }
             long allFeatures = features | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
                     | VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
             VduseDevConfig devConfig = new VduseDevConfig(name, vendorId, deviceId, allFeatures, queueCount,
                     vqAlign, 0, 0, config);
             long version;
             boolean created = false;
+            boolean existed;
             try (VduseFile control = open(kernel::openControl, "open /dev/vduse/control");
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment value = arena.allocate(8);
@@ -445,6 +451,7 @@ public final class VduseDevice implements AutoCloseable {
                 value.set(Layouts.U64, 0, version);
                 control.ioctl(VduseIoctls.SET_API_VERSION, value);
                 boolean exists = kernel.deviceExists(name);
+                existed = exists;
                 if (exists && !reconnect) {
                     throw new VduseException("a VDUSE device named " + name + " exists already: destroy it, "
                             + "pick another name, or reconnect to it");
@@ -464,6 +471,9 @@ public final class VduseDevice implements AutoCloseable {
                 file = open(() -> kernel.openDevice(name), "open /dev/vduse/" + name);
                 device = new VduseDevice(this, version, file);
                 device.setUpQueues();
+                if (existed) {
+                    device.resume();
+                }
                 device.messages.start();
                 return device;
             } catch (VduseException | ErrnoException | RuntimeException e) {
@@ -516,11 +526,66 @@ public final class VduseDevice implements AutoCloseable {
                 case Errno.EEXIST -> ": " + e.getMessage() + ". A device of that name exists";
                 case Errno.EINVAL -> ": " + e.getMessage() + ". The kernel refused the device's description "
                         + "(allowed device ids are block and net; VIRTIO_F_ACCESS_PLATFORM is required; "
-                        + "virtio-blk must not offer CONFIG_WCE; config space and vq_align at most 4096 bytes; "
-                        + "no '/' in the name)";
+                        + "virtio-blk must not offer CONFIG_WCE; config space and vq_align at most 4096 bytes)";
                 default -> ": " + e.getMessage();
             };
         }
+    }
+
+    /**
+     * Takes over a device whose driver is already running, after the process that served it
+     * stopped (killed, say). The kernel does not repeat {@code DRIVER_OK}, so a driver past
+     * {@code FEATURES_OK} (features reported) with ready queues is taken as running.
+     *
+     * <p>Each ready split ring resumes at {@code last_avail_idx = used->idx}: the workers complete
+     * chains in the order they popped them, so the used index in ring memory counts exactly the
+     * requests completed. Chains popped but not published by the old process are popped and
+     * served again (the driver never saw them complete); every completed one lies before that
+     * index and is never served twice. One interrupt per resumed queue covers completions the
+     * old process published without interrupting.
+     */
+    private void resume() throws ErrnoException {
+        MemorySegment value = arena.allocate(8);
+        file.ioctl(VduseIoctls.DEV_GET_FEATURES, value);
+        long negotiated = value.get(Layouts.U64, 0);
+        if (negotiated == 0) {
+            LOG.log(Level.INFO, "{0}: reconnected before the driver negotiated features", spec.name);
+            return;
+        }
+        negotiatedFeatures = negotiated;
+        boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
+        MemorySegment info = arena.allocate(io.vduse.api.VduseVqInfo.LAYOUT);
+        MemorySegment irq = arena.allocate(4);
+        int resumed = 0;
+        for (int i = 0; i < workers.length; i++) {
+            io.vduse.api.VduseVqInfo.writeQuery(info, i);
+            file.ioctl(VduseIoctls.VQ_GET_INFO, info);
+            var vq = io.vduse.api.VduseVqInfo.readFrom(info, packed);
+            if (!vq.ready()) {
+                continue;
+            }
+            if (packed) {
+                // A packed ring keeps no used index in memory to resume from.
+                needsReset = true;
+                LOG.log(Level.ERROR, "{0}: queue {1} is a packed ring, which cannot be resumed after a restart; "
+                        + "it stays stopped until the driver resets the device", spec.name, i);
+                continue;
+            }
+            int usedIdx = Short.toUnsignedInt(addressSpace.slice(vq.deviceAddr() + io.vduse.api.virtio.SplitRing.USED_IDX,
+                    2, io.vduse.iova.Access.READ).get(Layouts.LE16, 0));
+            DeviceQueue ring = DeviceQueue.create(addressSpace, vq.num(), vq.descAddr(), vq.driverAddr(),
+                    vq.deviceAddr(), negotiated, new VqState.Split(usedIdx));
+            rings[i] = vq;
+            workers[i].start(ring);
+            irq.set(Layouts.U32, 0, i);
+            file.ioctl(VduseIoctls.VQ_INJECT_IRQ, irq);
+            resumed++;
+        }
+        if (resumed > 0) {
+            status = VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK | VirtioStatus.DRIVER_OK;
+        }
+        LOG.log(Level.INFO, "{0}: reconnected, {1} queue(s) resumed, features 0x{2}", spec.name, resumed,
+                Long.toHexString(negotiated));
     }
 
     private void setUpQueues() throws ErrnoException {

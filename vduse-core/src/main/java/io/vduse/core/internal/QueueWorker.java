@@ -53,6 +53,7 @@ public final class QueueWorker {
     private volatile long handlerFailures;
     private DeviceQueue queue;
     private DescriptorChain chain;
+    private long unpublished;
     private Thread thread;
     private boolean broken;
 
@@ -92,6 +93,7 @@ public final class QueueWorker {
         }
         queue = ring;
         chain = ring.newChain();
+        unpublished = 0;
         broken = false;
         running = true;
         thread = Thread.ofPlatform().name(name).daemon(true).start(this::run);
@@ -228,25 +230,18 @@ public final class QueueWorker {
     /** Drains the ring until it is empty with notifications enabled. */
     private void pass() throws ErrnoException {
         try {
-            long done = 0;
             do {
                 if (!busyPoll) {
                     queue.disableNotifications();
                 }
-                int sincePublish = 0;
                 while (queue.pop(chain)) {
                     serve();
-                    done++;
-                    if (++sincePublish == PUBLISH_EVERY) {
+                    if (++unpublished == PUBLISH_EVERY) {
                         publish();
-                        sincePublish = 0;
                     }
                 }
                 publish();
             } while (!busyPoll && queue.enableNotifications());
-            if (done != 0) {
-                completed += done; // one volatile write per pass, not per request
-            }
         } catch (VirtqueueException e) {
             broken = true;
             LOG.log(Level.ERROR, "%s: the driver broke the ring (%s); the queue stops until the device is reset"
@@ -272,6 +267,12 @@ public final class QueueWorker {
     }
 
     private void publish() throws ErrnoException {
+        if (unpublished != 0) {
+            // Counted before the driver can see the requests complete, so that whoever waits for a
+            // completion also finds it counted; one volatile write per batch, not per request.
+            completed += unpublished;
+            unpublished = 0;
+        }
         if (queue.publish()) {
             device.ioctl(VduseIoctls.VQ_INJECT_IRQ, irqArgument);
             interrupts++;

@@ -39,6 +39,7 @@ final class DriverRing {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition room = lock.newCondition();
     private int inFlight;
+    private int strayCompletions;
     private boolean abandoned;
 
     DriverRing(IovaDomain domain, int size, MemorySegment desc, MemorySegment driverArea, MemorySegment deviceArea,
@@ -54,6 +55,16 @@ final class DriverRing {
 
     int size() {
         return queue.size();
+    }
+
+    /** Chains the device returned that were not in flight: completed twice, or never made available. */
+    int strayCompletions() {
+        lock.lock();
+        try {
+            return strayCompletions;
+        } finally {
+            lock.unlock();
+        }
     }
 
     int inFlight() {
@@ -179,6 +190,7 @@ final class DriverRing {
     private void complete(int id, int usedLength) {
         Pending p = id < pending.length ? pending[id] : null;
         if (p == null) {
+            strayCompletions++;
             LOG.log(Level.ERROR, "the device returned chain {0}, which is not in flight", id);
             return;
         }

@@ -55,7 +55,8 @@ final class SimulatedControlFile implements VduseFile {
             kernel.destroy(new String(raw, 0, length, StandardCharsets.UTF_8));
             return 0;
         }
-        throw new ErrnoException(request.name() + " on the simulated control device", Errno.ENOTTY);
+        // Linux answers an ioctl it does not know on the control device with EINVAL, not ENOTTY.
+        throw new ErrnoException(request.name() + " on the simulated control device", Errno.EINVAL);
     }
 
     @Override

@@ -94,15 +94,23 @@ final class SimulatedDevice {
     }
 
     synchronized void setConfig(int offset, byte[] data) throws ErrnoException {
-        if (offset < 0 || (long) offset + data.length > configSpace.length) {
+        if (data.length == 0 || offset < 0 || (long) offset + data.length > configSpace.length) {
             throw new ErrnoException("VDUSE_DEV_SET_CONFIG outside the config space of %d bytes"
                     .formatted(configSpace.length), Errno.EINVAL);
         }
         System.arraycopy(data, 0, configSpace, offset, data.length);
     }
 
-    void injectConfigInterrupt() {
+    void injectConfigInterrupt() throws ErrnoException {
+        requireDriverOk("VDUSE_DEV_INJECT_CONFIG_IRQ");
         interrupts.config();
+    }
+
+    /** Linux refuses to inject interrupts into a driver that is not running: EINVAL. */
+    private synchronized void requireDriverOk(String operation) throws ErrnoException {
+        if ((status & io.vduse.api.virtio.VirtioStatus.DRIVER_OK) == 0) {
+            throw new ErrnoException(operation + " before the driver set DRIVER_OK", Errno.EINVAL);
+        }
     }
 
     SimulatedQueue queue(int index, String operation) throws ErrnoException {
@@ -124,6 +132,7 @@ final class SimulatedDevice {
 
     void injectQueueInterrupt(int index) throws ErrnoException {
         queue(index, "VDUSE_VQ_INJECT_IRQ");
+        requireDriverOk("VDUSE_VQ_INJECT_IRQ");
         interrupts.queue(index);
     }
 

@@ -67,7 +67,8 @@ final class SimulatedDeviceFile implements VduseFile {
         if (number == VduseIoctls.IOTLB_GET_INFO.request()) {
             return iovaInfo(argument);
         }
-        throw new ErrnoException(request.name() + " on the simulated kernel", Errno.ENOTTY);
+        // Linux answers an ioctl it does not know on a VDUSE device with EINVAL, not ENOTTY.
+        throw new ErrnoException(request.name() + " on the simulated kernel", Errno.EINVAL);
     }
 
     private static VduseConfigData readConfigData(MemorySegment argument) throws ErrnoException {

@@ -288,6 +288,14 @@ public final class SimulatedDriver implements AutoCloseable {
         device.kick(queue, kickScratch);
     }
 
+    /**
+     * Chains the device returned on {@code queue} that were not in flight: a request completed
+     * twice, or an id never made available. A correct device keeps this at 0.
+     */
+    public int strayCompletions(int queue) {
+        return rings[queue].strayCompletions();
+    }
+
     /** Chains made available on {@code queue} and not yet returned. */
     public int inFlight(int queue) {
         return rings[queue].inFlight();

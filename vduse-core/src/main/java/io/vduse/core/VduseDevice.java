@@ -166,6 +166,9 @@ public final class VduseDevice implements AutoCloseable {
         negotiatedFeatures = negotiated;
         boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
         MemorySegment info = arena.allocate(io.vduse.api.VduseVqInfo.LAYOUT);
+        // The kernel drops the kick eventfds whenever the driver resets the device, and every
+        // driver resets it before use: hand them over again now, as libvduse does on enable.
+        setUpKickFds();
         for (int i = 0; i < workers.length; i++) {
             io.vduse.api.VduseVqInfo.writeQuery(info, i);
             file.ioctl(VduseIoctls.VQ_GET_INFO, info);
@@ -291,12 +294,13 @@ public final class VduseDevice implements AutoCloseable {
             if (e.errno() == Errno.EBUSY) {
                 throw new VduseException("cannot destroy VDUSE device " + name
                         + ": it is still in use, attached to the vDPA bus or open by a process. "
-                        + "Detach it first with: vdpa dev del " + name, e);
+                        + "Detach it first with: vdpa dev del " + name + " (" + e.getMessage() + ")", e);
             }
             if (e.errno() == Errno.EINVAL) {
-                throw new VduseException("cannot destroy VDUSE device " + name + ": there is no such device", e);
+                throw new VduseException("cannot destroy VDUSE device " + name + ": there is no such device ("
+                        + e.getMessage() + ")", e);
             }
-            throw new VduseException("cannot destroy VDUSE device " + name, e);
+            throw new VduseException("cannot destroy VDUSE device " + name + ": " + e.getMessage(), e);
         }
     }
 
@@ -590,10 +594,17 @@ public final class VduseDevice implements AutoCloseable {
 
     private void setUpQueues() throws ErrnoException {
         MemorySegment vqConfig = arena.allocate(VduseVqConfig.LAYOUT);
-        MemorySegment eventfd = arena.allocate(VduseVqEventfd.LAYOUT);
         for (int i = 0; i < workers.length; i++) {
             new VduseVqConfig(i, spec.queueSize, 0).writeTo(vqConfig);
             file.ioctl(VduseIoctls.VQ_SETUP, vqConfig);
+        }
+        setUpKickFds();
+    }
+
+    /** Gives the kernel each queue's kick eventfd ({@code VDUSE_VQ_SETUP_KICKFD}). */
+    private void setUpKickFds() throws ErrnoException {
+        MemorySegment eventfd = arena.allocate(VduseVqEventfd.LAYOUT);
+        for (int i = 0; i < workers.length; i++) {
             new VduseVqEventfd(i, workers[i].kickFd()).writeTo(eventfd);
             file.ioctl(VduseIoctls.VQ_SETUP_KICKFD, eventfd);
         }

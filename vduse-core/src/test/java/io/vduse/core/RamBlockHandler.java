@@ -7,15 +7,17 @@ import io.vduse.virtqueue.DescriptorChain;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A minimal virtio-blk request handler over memory, for tests of the SDK: IN, OUT, FLUSH and
- * GET_ID, with the status byte last. Out-of-range sectors are answered with IOERR.
+ * A minimal virtio-blk request handler over memory, for tests of the SDK (here and, through the
+ * test jar, against the real kernel in vduse-it): IN, OUT, FLUSH and GET_ID, with the status byte
+ * last. Out-of-range sectors are answered with IOERR.
  */
-final class RamBlockHandler implements QueueHandler {
+public final class RamBlockHandler implements QueueHandler {
 
     private final MemorySegment disk;
     private final byte[] serial;
 
-    RamBlockHandler(MemorySegment disk, String serial) {
+    /** A handler serving {@code disk} (any memory: a mapped file keeps the data across processes). */
+    public RamBlockHandler(MemorySegment disk, String serial) {
         this.disk = disk;
         this.serial = new byte[VirtioBlk.ID_BYTES];
         byte[] s = serial.getBytes(java.nio.charset.StandardCharsets.US_ASCII);

@@ -188,6 +188,12 @@ final class SimulatedDevice {
                 driverFeatures = 0;
                 for (SimulatedQueue q : queues) {
                     q.reset();
+                    // As vduse_dev_reset does: the kick eventfds go too, so a device must set
+                    // them up again (with VDUSE_VQ_SETUP_KICKFD) before the driver kicks.
+                    if (q.kickFd >= 0) {
+                        Syscalls.close(q.kickFd);
+                        q.kickFd = -1;
+                    }
                 }
             }
         }

@@ -1,0 +1,162 @@
+package io.vduse.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vduse.it.guest.GuestBlockDevice;
+import io.vduse.it.guest.GuestDestroy;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * A block device built with the SDK against the real kernel: attached with {@code vdpa dev add},
+ * used by Linux's virtio-blk driver through {@code /dev/vda}, killed with SIGKILL in the middle of
+ * direct I/O and taken over by a new process, refused destruction while attached, and removed.
+ * One guest boot runs the whole story (a shell script); each test checks one part of its output.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SdkDeviceTest {
+
+    private static final String NAME = "vduse-it0";
+    private static final long DISK_BYTES = 64L << 20;
+    private static GuestVm.Result result;
+
+    private static synchronized GuestVm.Result story() {
+        if (result == null) {
+            GuestVm vm = GuestVm.acquire();
+            String java = GuestVm.javaCommand().stream().map(SdkDeviceTest::quote).collect(Collectors.joining(" "));
+            result = vm.run(List.of("bash", "-c", script(java)));
+        }
+        return result;
+    }
+
+    private static String quote(String word) {
+        return "'" + word.replace("'", "'\\''") + "'";
+    }
+
+    private static String script(String java) {
+        String device = java + " " + GuestBlockDevice.class.getName();
+        String destroy = java + " " + GuestDestroy.class.getName();
+        return String.join("\n",
+                "set -u",
+                "NAME=" + NAME,
+                "DISK=/tmp/disk.img",
+                "wait_for() { for _ in $(seq 1 $(( $2 * 10 ))); do eval \"$1\" && return 0; sleep 0.1; done; return 1; }",
+                "truncate -s " + DISK_BYTES + " $DISK",
+                device + " $NAME $DISK 1 > /tmp/dev1.log 2>&1 &",
+                "DEV=$!",
+                "wait_for 'grep -q READY /tmp/dev1.log' 180 || { echo 'NO_READY'; cat /tmp/dev1.log; exit 1; }",
+                "[ -c /dev/vduse/$NAME ] && echo NODE_PRESENT",
+                "vdpa dev add name $NAME mgmtdev vduse && echo ATTACHED",
+                "wait_for '[ -b /dev/vda ]' 60 && echo VDA_PRESENT",
+                "wait_for 'grep -q NEGOTIATED /tmp/dev1.log' 60",
+                "grep NEGOTIATED /tmp/dev1.log",
+                "echo SIZE $(cat /sys/block/vda/size)",
+                "echo SYSFS_FEATURES $(cat /sys/bus/vdpa/devices/$NAME/virtio*/features)",
+                // A pattern written with O_DIRECT reads back equal, and equals the backing file.
+                "head -c 8M /dev/urandom > /tmp/p1",
+                "dd if=/tmp/p1 of=/dev/vda bs=1M oflag=direct status=none && echo DD_WRITE_OK",
+                "dd if=/dev/vda of=/tmp/r1 bs=1M count=8 iflag=direct status=none && echo DD_READ_OK",
+                "cmp /tmp/p1 /tmp/r1 && echo PATTERN_EQUAL",
+                "cmp -n 8388608 /tmp/p1 $DISK && echo BACKING_EQUAL",
+                // SIGKILL in the middle of direct I/O, a new process takes over, the I/O completes.
+                "head -c 24M /dev/urandom > /tmp/p2",
+                "dd if=/tmp/p2 of=/dev/vda bs=4k seek=4096 oflag=direct status=none 2>/tmp/dd2.err &",
+                "DD=$!",
+                "wait_for '[ $(awk \"{print \\$5}\" /sys/block/vda/stat) -gt 300 ]' 120",
+                "kill -0 $DD 2>/dev/null && echo KILLED_MID_IO",
+                "kill -9 $DEV; wait $DEV 2>/dev/null",
+                device + " $NAME $DISK 1 --reconnect > /tmp/dev2.log 2>&1 &",
+                "DEV=$!",
+                "wait $DD && echo DD_AFTER_RESTART_OK",
+                "dd if=/dev/vda of=/tmp/r2 bs=4k skip=4096 count=6144 iflag=direct status=none",
+                "cmp /tmp/p2 /tmp/r2 && echo RESTART_PATTERN_EQUAL",
+                "dd if=/dev/vda of=/tmp/r1b bs=1M count=8 iflag=direct status=none",
+                "cmp /tmp/p1 /tmp/r1b && echo EARLIER_DATA_EQUAL",
+                // Destroying an attached device is refused, and the SDK says why.
+                destroy + " $NAME",
+                "vdpa dev del $NAME && echo DETACHED",
+                "kill -TERM $DEV; wait $DEV",
+                "grep -E 'CLOSED|CLOSE_FAILED' /tmp/dev2.log",
+                "[ -e /dev/vduse/$NAME ] && echo NODE_STILL_THERE || echo NODE_GONE",
+                "echo '--- dev1.log'; tail -n 30 /tmp/dev1.log; echo '--- dev2.log'; tail -n 30 /tmp/dev2.log",
+                "exit 0");
+    }
+
+    private static boolean saw(String marker) {
+        return story().lines().stream().anyMatch(l -> l.startsWith(marker));
+    }
+
+    private static String value(String marker) {
+        return story().lines().stream().filter(l -> l.startsWith(marker + " ")).findFirst()
+                .map(l -> l.substring(marker.length() + 1).trim())
+                .orElseThrow(() -> new AssertionError("no " + marker + " in the guest's output:\n" + story().describe()));
+    }
+
+    @Test
+    @Order(1)
+    void theDeviceIsCreatedAttachedAndShowsItsCapacity() {
+        assertThat(story().exitStatus()).as(story().describe()).isZero();
+        assertThat(saw("NODE_PRESENT")).as(story().describe()).isTrue();
+        assertThat(saw("ATTACHED")).as(story().describe()).isTrue();
+        assertThat(saw("VDA_PRESENT")).as(story().describe()).isTrue();
+        assertThat(Long.parseLong(value("SIZE"))).isEqualTo(DISK_BYTES / 512);
+    }
+
+    @Test
+    @Order(2)
+    void directIoWritesAndReadsBackAPatternByteForByte() {
+        assertThat(saw("DD_WRITE_OK")).as(story().describe()).isTrue();
+        assertThat(saw("DD_READ_OK")).as(story().describe()).isTrue();
+        assertThat(saw("PATTERN_EQUAL")).as(story().describe()).isTrue();
+        assertThat(saw("BACKING_EQUAL")).as(story().describe()).isTrue();
+    }
+
+    @Test
+    @Order(3)
+    void theFeaturesTheDeviceSeesAreThoseTheKernelNegotiated() {
+        long negotiated = Long.parseUnsignedLong(value("NEGOTIATED").substring(2), 16);
+        String bits = value("SYSFS_FEATURES");
+        long sysfs = 0;
+        for (int i = 0; i < bits.length() && i < 64; i++) {
+            if (bits.charAt(i) == '1') {
+                sysfs |= 1L << i;
+            }
+        }
+        assertThat(bits).matches("[01]{64}");
+        assertThat(negotiated).as("DEV_GET_FEATURES 0x%x, sysfs %s", negotiated, bits).isEqualTo(sysfs);
+        assertThat(negotiated & (1L << 33)).as("ACCESS_PLATFORM").isNotZero();
+    }
+
+    @Test
+    @Order(4)
+    void aDeviceKilledDuringDirectIoIsTakenOverAndNoDataIsLost() {
+        assertThat(saw("KILLED_MID_IO")).as("the kill landed while dd was running\n" + story().describe()).isTrue();
+        assertThat(saw("DD_AFTER_RESTART_OK")).as(story().describe()).isTrue();
+        assertThat(saw("RESTART_PATTERN_EQUAL")).as(story().describe()).isTrue();
+        assertThat(saw("EARLIER_DATA_EQUAL")).as(story().describe()).isTrue();
+        Matcher resumed = Pattern.compile("reconnected, (\\d+) queue\\(s\\) resumed").matcher(story().output());
+        assertThat(resumed.find()).as(story().describe()).isTrue();
+        assertThat(Integer.parseInt(resumed.group(1))).isEqualTo(1);
+    }
+
+    @Test
+    @Order(5)
+    void destroyingAnAttachedDeviceIsRefusedWithTheReason() {
+        String failure = value("DESTROY_FAILED");
+        assertThat(failure).contains("EBUSY").contains("vdpa dev del " + NAME);
+    }
+
+    @Test
+    @Order(6)
+    void afterDetachingTheDeviceIsDestroyedAndItsNodeIsGone() {
+        assertThat(saw("DETACHED")).as(story().describe()).isTrue();
+        assertThat(saw("CLOSED")).as(story().describe()).isTrue();
+        assertThat(saw("NODE_GONE")).as(story().describe()).isTrue();
+    }
+}

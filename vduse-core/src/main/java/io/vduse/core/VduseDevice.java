@@ -7,6 +7,7 @@ import io.vduse.api.VduseDevConfig;
 import io.vduse.api.VduseIoctls;
 import io.vduse.api.VduseVqConfig;
 import io.vduse.api.VduseVqEventfd;
+import io.vduse.api.VduseVqInfo;
 import io.vduse.api.VqState;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.api.virtio.VirtioStatus;
@@ -52,9 +53,13 @@ public final class VduseDevice implements AutoCloseable {
     private final AddressSpace addressSpace;
     private final QueueWorker[] workers;
     /** Where the driver placed each running ring ({@code VDUSE_VQ_GET_INFO}); null when stopped. */
-    private final io.vduse.api.VduseVqInfo[] rings;
+    private final VduseVqInfo[] rings;
     private final MessageLoop messages;
     private final Arena arena = Arena.ofShared();
+    /** Control-path ioctl arguments, used by one thread at a time (start-up, then the message thread). */
+    private final MemorySegment u64Argument = arena.allocate(8);
+    private final MemorySegment vqInfoArgument = arena.allocate(VduseVqInfo.LAYOUT);
+    private final MemorySegment kickArgument = arena.allocate(VduseVqEventfd.LAYOUT);
 
     private volatile int status;
     private volatile long negotiatedFeatures;
@@ -69,7 +74,7 @@ public final class VduseDevice implements AutoCloseable {
         this.iotlb = new IotlbMappingSource(file);
         this.addressSpace = new AddressSpace(iotlb);
         this.workers = new QueueWorker[spec.queueCount];
-        this.rings = new io.vduse.api.VduseVqInfo[spec.queueCount];
+        this.rings = new VduseVqInfo[spec.queueCount];
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new QueueWorker(spec.name, i, file, spec.handlers.create(i), this::queueBroken, spec.busyPoll);
         }
@@ -131,9 +136,11 @@ public final class VduseDevice implements AutoCloseable {
      */
     public synchronized void updateConfig(int offset, byte[] data) throws ErrnoException {
         VduseConfigData update = new VduseConfigData(offset, data);
-        MemorySegment argument = arena.allocate(update.byteSize());
-        update.writeTo(argument);
-        file.ioctl(VduseIoctls.DEV_SET_CONFIG, argument);
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment argument = call.allocate(update.byteSize());
+            update.writeTo(argument);
+            file.ioctl(VduseIoctls.DEV_SET_CONFIG, argument);
+        }
         file.ioctl(VduseIoctls.DEV_INJECT_CONFIG_IRQ, MemorySegment.NULL);
     }
 
@@ -160,19 +167,14 @@ public final class VduseDevice implements AutoCloseable {
     }
 
     private void startWorkers() throws ErrnoException {
-        MemorySegment features = arena.allocate(8);
-        file.ioctl(VduseIoctls.DEV_GET_FEATURES, features);
-        long negotiated = features.get(Layouts.U64, 0);
+        long negotiated = driverFeatures();
         negotiatedFeatures = negotiated;
         boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
-        MemorySegment info = arena.allocate(io.vduse.api.VduseVqInfo.LAYOUT);
         // The kernel drops the kick eventfds whenever the driver resets the device, and every
         // driver resets it before use: hand them over again now, as libvduse does on enable.
         setUpKickFds();
         for (int i = 0; i < workers.length; i++) {
-            io.vduse.api.VduseVqInfo.writeQuery(info, i);
-            file.ioctl(VduseIoctls.VQ_GET_INFO, info);
-            var vq = io.vduse.api.VduseVqInfo.readFrom(info, packed);
+            VduseVqInfo vq = queueInfo(i, packed);
             if (!vq.ready()) {
                 continue;
             }
@@ -216,7 +218,7 @@ public final class VduseDevice implements AutoCloseable {
         try {
             addressSpace.invalidate(start, last);
             for (int i = 0; i < workers.length; i++) {
-                io.vduse.api.VduseVqInfo ring = rings[i];
+                VduseVqInfo ring = rings[i];
                 if (ring != null) {
                     long features = negotiatedFeatures;
                     workers[i].rebuildRing(state -> DeviceQueue.create(addressSpace, ring.num(), ring.descAddr(),
@@ -549,22 +551,17 @@ public final class VduseDevice implements AutoCloseable {
      * old process published without interrupting.
      */
     private void resume() throws ErrnoException {
-        MemorySegment value = arena.allocate(8);
-        file.ioctl(VduseIoctls.DEV_GET_FEATURES, value);
-        long negotiated = value.get(Layouts.U64, 0);
+        long negotiated = driverFeatures();
         if (negotiated == 0) {
             LOG.log(Level.INFO, "{0}: reconnected before the driver negotiated features", spec.name);
             return;
         }
         negotiatedFeatures = negotiated;
         boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
-        MemorySegment info = arena.allocate(io.vduse.api.VduseVqInfo.LAYOUT);
         MemorySegment irq = arena.allocate(4);
         int resumed = 0;
         for (int i = 0; i < workers.length; i++) {
-            io.vduse.api.VduseVqInfo.writeQuery(info, i);
-            file.ioctl(VduseIoctls.VQ_GET_INFO, info);
-            var vq = io.vduse.api.VduseVqInfo.readFrom(info, packed);
+            VduseVqInfo vq = queueInfo(i, packed);
             if (!vq.ready()) {
                 continue;
             }
@@ -592,6 +589,19 @@ public final class VduseDevice implements AutoCloseable {
                 Long.toHexString(negotiated));
     }
 
+    /** The features the driver accepted ({@code VDUSE_DEV_GET_FEATURES}); 0 before FEATURES_OK. */
+    private long driverFeatures() throws ErrnoException {
+        file.ioctl(VduseIoctls.DEV_GET_FEATURES, u64Argument);
+        return u64Argument.get(Layouts.U64, 0);
+    }
+
+    /** Where the driver set queue {@code index} up ({@code VDUSE_VQ_GET_INFO}). */
+    private VduseVqInfo queueInfo(int index, boolean packed) throws ErrnoException {
+        VduseVqInfo.writeQuery(vqInfoArgument, index);
+        file.ioctl(VduseIoctls.VQ_GET_INFO, vqInfoArgument);
+        return VduseVqInfo.readFrom(vqInfoArgument, packed);
+    }
+
     private void setUpQueues() throws ErrnoException {
         MemorySegment vqConfig = arena.allocate(VduseVqConfig.LAYOUT);
         for (int i = 0; i < workers.length; i++) {
@@ -603,10 +613,9 @@ public final class VduseDevice implements AutoCloseable {
 
     /** Gives the kernel each queue's kick eventfd ({@code VDUSE_VQ_SETUP_KICKFD}). */
     private void setUpKickFds() throws ErrnoException {
-        MemorySegment eventfd = arena.allocate(VduseVqEventfd.LAYOUT);
         for (int i = 0; i < workers.length; i++) {
-            new VduseVqEventfd(i, workers[i].kickFd()).writeTo(eventfd);
-            file.ioctl(VduseIoctls.VQ_SETUP_KICKFD, eventfd);
+            new VduseVqEventfd(i, workers[i].kickFd()).writeTo(kickArgument);
+            file.ioctl(VduseIoctls.VQ_SETUP_KICKFD, kickArgument);
         }
     }
 }

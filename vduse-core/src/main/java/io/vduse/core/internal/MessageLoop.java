@@ -59,17 +59,7 @@ public final class MessageLoop {
         if (t == null) {
             return;
         }
-        boolean interrupted = false;
-        while (t.isAlive()) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Threads.joinUninterruptibly(t);
         thread = null;
         arena.close();
     }

@@ -109,17 +109,7 @@ public final class QueueWorker {
         }
         running = false;
         signalQuietly();
-        boolean interrupted = false;
-        while (t.isAlive()) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Threads.joinUninterruptibly(t);
         thread = null;
         queue = null;
         chain = null;

@@ -142,6 +142,18 @@ class DeviceLifecycleTest {
     }
 
     @Test
+    void busyPollingQueuesServeWithoutKicks() throws Exception {
+        VduseDevice device = VduseDevice.builder("ram-poll").kernel(kernel).deviceId(VirtioDeviceId.BLOCK)
+                .features(FEATURES | VirtioFeatures.bit(VirtioBlk.F_MQ))
+                .config(VirtioBlkConfig.ofCapacity(SECTORS).toBytes()).queues(2, 64)
+                .handlers(index -> new RamBlockHandler(disk, "poll")).busyPoll(true).start();
+        toClose.add(device);
+        SimulatedDriver driver = attach("ram-poll", SimulatedDriver.Options.defaults().withQueueSize(64));
+        writeAndVerify(new BlockClient(driver), new Random(21), 200);
+        assertThat(device.completed(0) + device.completed(1)).isEqualTo(400);
+    }
+
+    @Test
     void iotlbInvalidationsDuringTrafficLoseNothing() throws Exception {
         startRam("ram-iotlb", 2, FEATURES);
         SimulatedDriver driver = attach("ram-iotlb", SimulatedDriver.Options.defaults().withQueueSize(32));

@@ -237,6 +237,14 @@ public final class QueueWorker {
             LOG.log(Level.ERROR, "%s: the driver broke the ring (%s); the queue stops until the device is reset"
                     .formatted(name, e.getMessage()));
             events.queueBroken(index, e);
+        } catch (RuntimeException e) {
+            // Not the driver's fault (an mmap the kernel refused, say, or a bug of ours): the same
+            // treatment, so that the process and the other queues go on and the failure is seen.
+            broken = true;
+            LOG.log(Level.ERROR, "%s: serving the ring failed (%s); the queue stops until the device is reset"
+                    .formatted(name, e), e);
+            events.queueBroken(index, new VirtqueueException(VirtqueueException.Reason.IOVA_FAULT,
+                    "serving the ring failed: " + e, e));
         }
     }
 

@@ -59,22 +59,31 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
             this.resolved = resolved;
         }
 
-        /** The index of the mapping holding {@code iova}, or -1. No allocation, no lock. */
+        /**
+         * The index of the mapping holding {@code iova}, or -1. No allocation, no lock.
+         *
+         * <p>Branch-free binary search: the loop runs log2(n) times whatever the address, and
+         * the step that halves the range is a conditional move rather than a branch. Lookups
+         * land on unrelated entries one after the other (every buffer of every chain), so a
+         * branching search mispredicts about half its steps; this one does not, which made a
+         * hit among 256 entries about twice as fast (see vduse-bench, IotlbBenchmark).
+         */
         int indexOf(long iova) {
-            // The greatest start not above iova; mappings are disjoint, so only it can hold iova.
-            int low = 0;
-            int high = starts.length - 1;
-            int found = -1;
-            while (low <= high) {
-                int mid = (low + high) >>> 1;
-                if (Long.compareUnsigned(starts[mid], iova) <= 0) {
-                    found = mid;
-                    low = mid + 1;
-                } else {
-                    high = mid - 1;
-                }
+            long[] s = starts;
+            int n = s.length;
+            if (n == 0) {
+                return -1;
             }
-            return found >= 0 && Long.compareUnsigned(iova, lasts[found]) <= 0 ? found : -1;
+            // Invariant: if any start is <= iova, the greatest such is at base .. base + n - 1.
+            int base = 0;
+            while (n > 1) {
+                int half = n >>> 1;
+                base = Long.compareUnsigned(s[base + half], iova) <= 0 ? base + half : base;
+                n -= half;
+            }
+            // Mappings are disjoint, so only the greatest start not above iova can hold it.
+            return Long.compareUnsigned(s[base], iova) <= 0 && Long.compareUnsigned(iova, lasts[base]) <= 0
+                    ? base : -1;
         }
 
         int size() {

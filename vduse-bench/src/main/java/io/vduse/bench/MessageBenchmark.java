@@ -5,6 +5,7 @@ import io.vduse.api.VqState;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -21,6 +22,8 @@ import org.openjdk.jmh.annotations.TearDown;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
+// The forked JVM runs on the class path; the SDK's eventfds, poll and memfd mappings are native calls.
+@Fork(jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 public class MessageBenchmark {
 
     private SimulatedBlockDevice blk;
@@ -37,8 +40,10 @@ public class MessageBenchmark {
 
     /** {@code VDUSE_GET_VQ_STATE}: the queue worker's state, read between two passes. */
     @Benchmark
-    public VqState getVqState() throws Exception {
-        return blk.driver.queueState(0);
+    public VqState getVqState(DeviceThreadAllocation device) throws Exception {
+        VqState state = blk.driver.queueState(0);
+        device.sample();
+        return state;
     }
 
     /**
@@ -46,8 +51,9 @@ public class MessageBenchmark {
      * invalidates and rebuilds its rings over fresh translations.
      */
     @Benchmark
-    public void updateIotlb() throws Exception {
+    public void updateIotlb(DeviceThreadAllocation device) throws Exception {
         long above = Vduse.DEFAULT_BOUNCE_SIZE + Vduse.COHERENT_SIZE;
         blk.driver.updateIotlb(above, above + 4095);
+        device.sample();
     }
 }

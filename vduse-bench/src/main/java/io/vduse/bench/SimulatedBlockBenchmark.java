@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -29,6 +30,8 @@ import org.openjdk.jmh.annotations.TearDown;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
+// The forked JVM runs on the class path; the SDK's eventfds, poll and memfd mappings are native calls.
+@Fork(jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
 public class SimulatedBlockBenchmark {
 
     private static final int[] READ_WRITABLE = {4096, 1};
@@ -59,14 +62,16 @@ public class SimulatedBlockBenchmark {
     }
 
     @Benchmark
-    public int read4k() throws Exception {
+    public int read4k(DeviceThreadAllocation device) throws Exception {
         Completion c = blk.driver.submit(0, readRequest, READ_WRITABLE).get();
+        device.sample();
         return c.usedLength();
     }
 
     @Benchmark
-    public int write4k() throws Exception {
+    public int write4k(DeviceThreadAllocation device) throws Exception {
         Completion c = blk.driver.submit(0, writeRequest, WRITE_WRITABLE).get();
+        device.sample();
         return c.usedLength();
     }
 }

@@ -100,6 +100,7 @@ class BenchmarksSmokeTest {
                 assertThat(b.read4k(device)).isEqualTo(4097);
                 assertThat(b.write4k(device)).isEqualTo(1);
             }
+            assertThat(b.read4kQd32(device)).isEqualTo(32 * 4097);
         } finally {
             b.tearDown();
         }

@@ -51,6 +51,8 @@ public final class QueueWorker {
     private volatile long completed;
     private volatile long interrupts;
     private volatile long handlerFailures;
+    /** Requests pushed since the last publish; worker thread only. */
+    private long unpublished;
     private DeviceQueue queue;
     private DescriptorChain chain;
     private Thread thread;
@@ -92,6 +94,7 @@ public final class QueueWorker {
         }
         queue = ring;
         chain = ring.newChain();
+        unpublished = 0;
         broken = false;
         running = true;
         thread = Thread.ofPlatform().name(name).daemon(true).start(this::run);
@@ -228,7 +231,6 @@ public final class QueueWorker {
     /** Drains the ring until it is empty with notifications enabled. */
     private void pass() throws ErrnoException {
         try {
-            long done = 0;
             do {
                 if (!busyPoll) {
                     queue.disableNotifications();
@@ -236,7 +238,6 @@ public final class QueueWorker {
                 int sincePublish = 0;
                 while (queue.pop(chain)) {
                     serve();
-                    done++;
                     if (++sincePublish == PUBLISH_EVERY) {
                         publish();
                         sincePublish = 0;
@@ -244,9 +245,6 @@ public final class QueueWorker {
                 }
                 publish();
             } while (!busyPoll && queue.enableNotifications());
-            if (done != 0) {
-                completed += done; // one volatile write per pass, not per request
-            }
         } catch (VirtqueueException e) {
             broken = true;
             LOG.log(Level.ERROR, "%s: the driver broke the ring (%s); the queue stops until the device is reset"
@@ -269,9 +267,17 @@ public final class QueueWorker {
         }
         long written = Math.min(chain.writer().bytesWritten(), chain.writableLength());
         queue.push(chain, (int) written);
+        unpublished++;
     }
 
     private void publish() throws ErrnoException {
+        // Counted before the driver can see them, so that a request the driver saw complete is
+        // always in completed() (it was added after the whole pass, and a fast driver could
+        // read the count first); still one volatile write per publish, not per request.
+        if (unpublished != 0) {
+            completed += unpublished;
+            unpublished = 0;
+        }
         if (queue.publish()) {
             device.ioctl(VduseIoctls.VQ_INJECT_IRQ, irqArgument);
             interrupts++;

@@ -100,7 +100,7 @@ public final class ResultsTable {
         out.append("|---|---|---:|---:|---:|---:|\n");
         for (Row r : rows) {
             String device = Double.isNaN(r.deviceAllocRate) || !(r.score > 0) ? ""
-                    : format(r.deviceAllocRate / r.score, 1);
+                    : format(r.deviceAllocRate / r.score, 3);
             out.append("| ").append(r.benchmark)
                     .append(" | ").append(r.params)
                     .append(" | ").append(format(r.score, 0))

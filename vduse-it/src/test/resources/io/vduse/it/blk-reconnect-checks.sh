@@ -14,7 +14,7 @@ attach blk3 || { check attached false; exit 1; }
 check attached true
 
 fio --name=reconnect --filename=/dev/vda --rw=randwrite --bs=4k --size=32M --ioengine=libaio --direct=1 \
-    --iodepth=8 --verify=crc32c --do_verify=1 --verify_fatal=1 --output="$LOGS/fio.out" &
+    --iodepth=8 --verify=crc32c --do_verify=1 --verify_fatal=1 --eta=never --output="$LOGS/fio.out" &
 FIO=$!
 # Kill the device once fio has written something (field 5 of /sys/block/vda/stat: writes completed).
 for _ in $(seq 1 600); do

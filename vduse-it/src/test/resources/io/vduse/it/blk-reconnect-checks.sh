@@ -39,7 +39,10 @@ done
 if kill -0 "$FIO" 2>/dev/null; then
     check fio_finished false
     kill -KILL "$FIO"
-    log "in flight on the device:"; cat /sys/block/vda/inflight
+    log "in flight on the device (reads, writes):"; cat /sys/block/vda/inflight
+    log "vduse-blk blk3 log after the restart:"; cat "$LOGS/blk3.log"
+    # vdpa dev del would wait for ever on the requests in flight: stop here.
+    exit 1
 else
     check fio_finished true
 fi

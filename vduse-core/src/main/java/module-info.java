@@ -2,10 +2,14 @@
  * The vduse-java SDK: what a device author codes against. Native calls go through the Foreign
  * Function &amp; Memory API, so the module needs {@code --enable-native-access=io.vduse.core}.
  */
+// "module": the qualified export below names io.vduse.blk, which is built after this module.
+@SuppressWarnings("module")
 module io.vduse.core {
     requires transitive io.vduse.api;
     requires transitive io.vduse.virtqueue;
 
     exports io.vduse.core;
     exports io.vduse.core.sim;
+    // The block device's file backend calls pread/pwrite/fallocate/fdatasync through these.
+    exports io.vduse.core.internal.linux to io.vduse.blk;
 }

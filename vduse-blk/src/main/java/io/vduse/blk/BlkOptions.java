@@ -1,0 +1,106 @@
+package io.vduse.blk;
+
+import io.vduse.api.Vduse;
+import io.vduse.api.virtio.VirtioBlk;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * How a {@link VirtioBlkDevice} presents itself; the names follow qemu-storage-daemon's
+ * {@code vduse-blk} export where they overlap.
+ *
+ * @param name the VDUSE device name ({@code /dev/vduse/NAME}, {@code vdpa dev add name NAME})
+ * @param numQueues request queues, 1 to {@link #MAX_QUEUES}
+ * @param queueSize the largest ring per queue, a power of two from 4 to {@link #MAX_QUEUE_SIZE}
+ * @param logicalBlockSize the block size the driver sees, a power of two from 512 to 4096
+ * @param serial what GET_ID answers, at most {@value VirtioBlk#ID_BYTES} ASCII characters
+ * @param readOnly offer {@code VIRTIO_BLK_F_RO} and fail every write
+ * @param reconnect take over a device of this name left by a process that stopped
+ * @param busyPoll spin on the rings instead of waiting for kicks
+ * @param packedRing offer {@code VIRTIO_F_RING_PACKED}; off by default because a packed ring
+ *     cannot be resumed by a reconnecting process (the SDK resumes split rings only)
+ */
+public record BlkOptions(String name, int numQueues, int queueSize, int logicalBlockSize, String serial,
+        boolean readOnly, boolean reconnect, boolean busyPoll, boolean packedRing) {
+
+    /** The most request queues (the config space's {@code num_queues} is 16 bits; 64 is plenty). */
+    public static final int MAX_QUEUES = 64;
+    /** The largest ring: as QEMU's export, 1024. */
+    public static final int MAX_QUEUE_SIZE = 1024;
+    /** The largest logical block size: Linux's virtio_blk ignores a {@code blk_size} above a page. */
+    public static final int MAX_LOGICAL_BLOCK_SIZE = 4096;
+
+    /**
+     * Checks every value.
+     *
+     * @throws IllegalArgumentException naming the value that is wrong and what is allowed
+     */
+    public BlkOptions {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(serial, "serial");
+        if (name.isEmpty() || name.contains("/") || name.getBytes(StandardCharsets.UTF_8).length >= Vduse.NAME_MAX) {
+            throw new IllegalArgumentException("name must be 1 to " + (Vduse.NAME_MAX - 1)
+                    + " bytes without '/': '" + name + "'");
+        }
+        if (numQueues < 1 || numQueues > MAX_QUEUES) {
+            throw new IllegalArgumentException("num-queues must be 1 to " + MAX_QUEUES + ": " + numQueues);
+        }
+        if (queueSize < 4 || queueSize > MAX_QUEUE_SIZE || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("queue-size must be a power of two from 4 to " + MAX_QUEUE_SIZE
+                    + ": " + queueSize);
+        }
+        if (logicalBlockSize < VirtioBlk.SECTOR_SIZE || logicalBlockSize > MAX_LOGICAL_BLOCK_SIZE
+                || Integer.bitCount(logicalBlockSize) != 1) {
+            throw new IllegalArgumentException("logical-block-size must be a power of two from 512 to "
+                    + MAX_LOGICAL_BLOCK_SIZE + ": " + logicalBlockSize);
+        }
+        if (serial.length() > VirtioBlk.ID_BYTES || !StandardCharsets.US_ASCII.newEncoder().canEncode(serial)) {
+            throw new IllegalArgumentException("serial must be at most " + VirtioBlk.ID_BYTES
+                    + " ASCII characters: '" + serial + "'");
+        }
+    }
+
+    /**
+     * One queue of 256, 512-byte blocks, the name as serial, writable, no reconnect, no busy
+     * polling, split rings only.
+     */
+    public static BlkOptions defaults(String name) {
+        return new BlkOptions(name, 1, 256, VirtioBlk.SECTOR_SIZE, name.length() <= VirtioBlk.ID_BYTES ? name : "",
+                false, false, false, false);
+    }
+
+    /** These options with {@code numQueues} queues of {@code queueSize}. */
+    public BlkOptions withQueues(int count, int size) {
+        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll, packedRing);
+    }
+
+    /** These options with another logical block size. */
+    public BlkOptions withLogicalBlockSize(int size) {
+        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll, packedRing);
+    }
+
+    /** These options with another serial. */
+    public BlkOptions withSerial(String value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect, busyPoll, packedRing);
+    }
+
+    /** These options, read-only or writable. */
+    public BlkOptions withReadOnly(boolean value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect, busyPoll, packedRing);
+    }
+
+    /** These options with or without reconnecting. */
+    public BlkOptions withReconnect(boolean value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value, busyPoll, packedRing);
+    }
+
+    /** These options with or without offering packed rings. */
+    public BlkOptions withPackedRing(boolean value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll, value);
+    }
+
+    /** These options with or without busy polling. */
+    public BlkOptions withBusyPoll(boolean value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, value, packedRing);
+    }
+}

@@ -1,0 +1,236 @@
+package io.vduse.blk;
+
+import io.vduse.core.Errno;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.internal.linux.Syscalls;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A block backend on a regular file or a block device, through positional system calls
+ * ({@code pread}/{@code pwrite}), so that queues share one descriptor without a lock.
+ *
+ * <ul>
+ *   <li>FLUSH is {@code fdatasync(2)}.
+ *   <li>DISCARD punches a hole ({@code fallocate(PUNCH_HOLE | KEEP_SIZE)}); where the file system
+ *       cannot, it does nothing, which discard allows.
+ *   <li>WRITE_ZEROES with the unmap flag punches a hole too; without it, or where holes are not
+ *       supported, it tries {@code ZERO_RANGE}, then a hole followed by an allocation, and at last
+ *       writes zeros.
+ *   <li>With {@code O_DIRECT} the page cache is bypassed; the device's buffers are page aligned
+ *       and its requests block aligned, which is what the kernel asks for (a logical block size
+ *       below the medium's own makes such requests fail with {@code EINVAL}, as IOERR).
+ * </ul>
+ */
+public final class FileBackend implements BlockBackend {
+
+    /** How much zeros one {@code pwrite} writes when {@code fallocate} cannot zero. */
+    private static final long ZERO_CHUNK = 1 << 20;
+
+    private final Path path;
+    private final int fd;
+    private final boolean direct;
+    private final boolean regularFile;
+    private final Arena arena = Arena.ofShared();
+    // Never written after allocation, so every thread may pwrite from it at once.
+    private final MemorySegment zeros;
+    private volatile long size;
+
+    private FileBackend(Path path, int fd, boolean direct, boolean regularFile, long size) {
+        this.path = path;
+        this.fd = fd;
+        this.direct = direct;
+        this.regularFile = regularFile;
+        this.zeros = arena.allocate(ZERO_CHUNK, BUFFER_ALIGNMENT);
+        this.size = size;
+    }
+
+    /**
+     * Opens {@code path}, creating it or growing it to {@code sizeAtLeast} first when that is
+     * positive (regular files only).
+     *
+     * @param readOnly open for reading only
+     * @param direct bypass the page cache ({@code O_DIRECT})
+     * @param sizeAtLeast 0 to take the medium as it is; else the size to create or grow to
+     * @throws IOException naming the path and what failed: a missing file without a size, a
+     *     size on a block device, a file larger than asked for, or the failed system call
+     */
+    public static FileBackend open(Path path, boolean readOnly, boolean direct, long sizeAtLeast) throws IOException {
+        boolean exists = Files.exists(path);
+        boolean regular = !exists || Files.isRegularFile(path);
+        if (!exists && sizeAtLeast <= 0) {
+            throw new IOException(path + " does not exist: give a size to create it");
+        }
+        if (exists && !regular && sizeAtLeast > 0) {
+            throw new IOException(path + " is not a regular file: its size cannot be set");
+        }
+        if (!exists && readOnly) {
+            throw new IOException(path + " does not exist, and a read-only device cannot create it");
+        }
+        int flags = (readOnly ? Syscalls.O_RDONLY : Syscalls.O_RDWR) | Syscalls.O_CLOEXEC
+                | (exists ? 0 : Syscalls.O_CREAT | Syscalls.O_EXCL);
+        int fd = Syscalls.open(path.toString(), flags, 0644);
+        try {
+            long size = Syscalls.size(fd);
+            if (sizeAtLeast > 0 && size > sizeAtLeast) {
+                throw new IOException("%s is %d bytes, larger than the %d asked for; refusing to shrink it"
+                        .formatted(path, size, sizeAtLeast));
+            }
+            if (sizeAtLeast > size) {
+                Syscalls.ftruncate(fd, sizeAtLeast);
+                size = sizeAtLeast;
+            }
+            if (direct) {
+                // O_DIRECT is asked for on a second descriptor: the first may have created the
+                // file, and some file systems refuse O_DIRECT (EINVAL) only at open.
+                int directFd = openDirect(path, readOnly);
+                Syscalls.close(fd);
+                fd = directFd;
+            }
+            return new FileBackend(path, fd, direct, regular, size);
+        } catch (IOException | RuntimeException e) {
+            try {
+                Syscalls.close(fd);
+            } catch (ErrnoException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private static int openDirect(Path path, boolean readOnly) throws IOException {
+        try {
+            return Syscalls.open(path.toString(),
+                    (readOnly ? Syscalls.O_RDONLY : Syscalls.O_RDWR) | Syscalls.O_CLOEXEC | Syscalls.O_DIRECT, 0);
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EINVAL) {
+                throw new IOException("the file system of " + path + " does not support O_DIRECT (--direct)", e);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public long refreshSize() throws IOException {
+        long now = Syscalls.size(fd);
+        size = now;
+        return now;
+    }
+
+    @Override
+    public void read(long offset, MemorySegment buffer, long length) throws IOException {
+        long done = 0;
+        while (done < length) {
+            long n = Syscalls.pread(fd, rest(buffer, done), length - done, offset + done);
+            if (n == 0) {
+                throw new IOException("%s: end of file at %d while reading %d bytes at %d (did it shrink?)"
+                        .formatted(path, offset + done, length, offset));
+            }
+            done += n;
+        }
+    }
+
+    @Override
+    public void write(long offset, MemorySegment buffer, long length) throws IOException {
+        long done = 0;
+        while (done < length) {
+            long n = Syscalls.pwrite(fd, rest(buffer, done), length - done, offset + done);
+            if (n == 0) {
+                throw new IOException("%s: wrote nothing at %d".formatted(path, offset + done));
+            }
+            done += n;
+        }
+    }
+
+    /** The buffer from {@code done} on; the whole buffer (no slice object) in the usual single pass. */
+    private static MemorySegment rest(MemorySegment buffer, long done) {
+        return done == 0 ? buffer : buffer.asSlice(done);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        Syscalls.fdatasync(fd);
+    }
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        try {
+            Syscalls.fallocate(fd, Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length);
+        } catch (ErrnoException e) {
+            if (!unsupported(e)) {
+                throw e;
+            }
+            // Discard is a hint; a medium without holes keeps its bytes.
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean unmap) throws IOException {
+        if (unmap && tryFallocate(Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length)) {
+            return;
+        }
+        if (tryFallocate(Syscalls.FALLOC_FL_ZERO_RANGE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length)) {
+            return;
+        }
+        // tmpfs, for one, punches holes but has no ZERO_RANGE: a hole, then the space allocated
+        // again, is zeros that later writes cannot fail to find room for.
+        if (tryFallocate(Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length)) {
+            // Allocating the range again is a reservation only: where it is not supported, the
+            // hole reads as zeros all the same.
+            tryFallocate(Syscalls.FALLOC_FL_KEEP_SIZE, offset, length);
+            return;
+        }
+        for (long done = 0; done < length; ) {
+            long n = Math.min(ZERO_CHUNK, length - done);
+            write(offset + done, zeros, n);
+            done += n;
+        }
+    }
+
+    private boolean tryFallocate(int mode, long offset, long length) throws ErrnoException {
+        try {
+            Syscalls.fallocate(fd, mode, offset, length);
+            return true;
+        } catch (ErrnoException e) {
+            if (unsupported(e)) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private static boolean unsupported(ErrnoException e) {
+        return e.errno() == Errno.EOPNOTSUPP || e.errno() == Errno.ENOSYS;
+    }
+
+    @Override
+    public synchronized void resize(long newSize) throws IOException {
+        if (!regularFile) {
+            throw new IOException(path + " is a block device: resize the device itself, then the size is read again");
+        }
+        Syscalls.ftruncate(fd, newSize);
+        size = newSize;
+    }
+
+    @Override
+    public String describe() {
+        return (regularFile ? "file " : "block device ") + path + (direct ? " (O_DIRECT)" : "");
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            Syscalls.close(fd);
+        } finally {
+            arena.close();
+        }
+    }
+}

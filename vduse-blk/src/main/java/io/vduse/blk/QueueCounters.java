@@ -1,0 +1,66 @@
+package io.vduse.blk;
+
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * What one queue's handler has done, by request type. Written by the queue's thread alone
+ * (an ordered store per count, no read-modify-write across threads), read by anyone.
+ */
+public final class QueueCounters {
+
+    /** A counted quantity. */
+    public enum Counter {
+        /** IN requests answered OK. */
+        READS,
+        /** OUT requests answered OK. */
+        WRITES,
+        /** FLUSH requests answered OK. */
+        FLUSHES,
+        /** DISCARD requests answered OK. */
+        DISCARDS,
+        /** WRITE_ZEROES requests answered OK. */
+        WRITE_ZEROES,
+        /** GET_ID requests answered OK. */
+        GET_IDS,
+        /** Requests answered IOERR: bad sectors or sizes, a read-only device, a backend failure. */
+        IO_ERRORS,
+        /** Requests answered UNSUPP: unknown types, bad flags or layouts. */
+        UNSUPPORTED,
+        /** Chains with no room for a status byte, returned without an answer. */
+        REFUSED,
+        /** Bytes read from the backend for IN. */
+        BYTES_READ,
+        /** Bytes written to the backend for OUT. */
+        BYTES_WRITTEN
+    }
+
+    private static final Counter[] ALL = Counter.values();
+
+    private final AtomicLongArray values = new AtomicLongArray(ALL.length);
+
+    /** Made by the device, one per queue. */
+    QueueCounters() {}
+
+    /** Adds {@code n} to {@code counter}; called by the queue's thread only. */
+    void add(Counter counter, long n) {
+        int i = counter.ordinal();
+        // Single writer: a plain read and an ordered store are enough, and cheaper than getAndAdd.
+        values.setRelease(i, values.getPlain(i) + n);
+    }
+
+    /** Adds one to {@code counter}; called by the queue's thread only. */
+    void increment(Counter counter) {
+        add(counter, 1);
+    }
+
+    /** The current value of {@code counter}. */
+    public long get(Counter counter) {
+        return values.getAcquire(counter.ordinal());
+    }
+
+    /** Requests answered, whatever the status. */
+    public long answered() {
+        return get(Counter.READS) + get(Counter.WRITES) + get(Counter.FLUSHES) + get(Counter.DISCARDS)
+                + get(Counter.WRITE_ZEROES) + get(Counter.GET_IDS) + get(Counter.IO_ERRORS) + get(Counter.UNSUPPORTED);
+    }
+}

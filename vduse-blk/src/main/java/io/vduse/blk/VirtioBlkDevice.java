@@ -1,0 +1,170 @@
+package io.vduse.blk;
+
+import io.vduse.api.virtio.VirtioBlk;
+import io.vduse.api.virtio.VirtioBlkConfig;
+import io.vduse.api.virtio.VirtioDeviceId;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.VduseDevice;
+import io.vduse.core.VduseException;
+import io.vduse.core.VduseKernel;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * A virtio-blk device on VDUSE, serving a {@link BlockBackend}.
+ *
+ * <pre>{@code
+ * try (FileBackend disk = FileBackend.open(Path.of("disk.img"), false, false, 1L << 30);
+ *      VirtioBlkDevice blk = VirtioBlkDevice.start(BlkOptions.defaults("vduse0"), disk, VduseKernel.linux())) {
+ *     // vdpa dev add name vduse0 mgmtdev vduse   ->  /dev/vda
+ * }
+ * }</pre>
+ *
+ * <p>The capacity is the backend's size rounded down to whole logical blocks. {@link #resize}
+ * and {@link #refreshCapacity} change it while the device runs and tell the driver through a
+ * config interrupt. {@link #close()} destroys the device in the kernel; it does not close the
+ * backend, which belongs to the caller.
+ */
+public final class VirtioBlkDevice implements AutoCloseable {
+
+    private final BlkOptions options;
+    private final BlockBackend backend;
+    private final DiskState disk;
+    private final QueueCounters[] counters;
+    private final Arena arena;
+    private final VduseDevice device;
+
+    private VirtioBlkDevice(BlkOptions options, BlockBackend backend, VduseKernel kernel) throws VduseException {
+        this.options = options;
+        this.backend = backend;
+        this.disk = new DiskState(options, backend.size());
+        this.counters = new QueueCounters[options.numQueues()];
+        this.arena = Arena.ofShared();
+        for (int i = 0; i < counters.length; i++) {
+            counters[i] = new QueueCounters();
+        }
+        VirtioBlkConfig config = BlkConfigSpace.config(options, disk.capacityBytes());
+        try {
+            this.device = VduseDevice.builder(options.name())
+                    .kernel(kernel)
+                    .deviceId(VirtioDeviceId.BLOCK)
+                    .features(BlkConfigSpace.features(options))
+                    .config(config.toBytes())
+                    .queues(options.numQueues(), options.queueSize())
+                    .handlers(index -> new BlkQueueHandler(disk, backend,
+                            arena.allocate(BlkConfigSpace.SIZE_MAX, BlockBackend.BUFFER_ALIGNMENT), counters[index]))
+                    .reconnect(options.reconnect())
+                    .busyPoll(options.busyPoll())
+                    .start();
+        } catch (VduseException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Creates the device in {@code kernel} (or takes it over, with {@link BlkOptions#reconnect()})
+     * and starts serving it from {@code backend}.
+     *
+     * @throws VduseException saying why the kernel refused
+     */
+    public static VirtioBlkDevice start(BlkOptions options, BlockBackend backend, VduseKernel kernel)
+            throws VduseException {
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(kernel, "kernel");
+        return new VirtioBlkDevice(options, backend, kernel);
+    }
+
+    /** The options the device was started with. */
+    public BlkOptions options() {
+        return options;
+    }
+
+    /** The device's name. */
+    public String name() {
+        return options.name();
+    }
+
+    /** The backend the device serves. */
+    public BlockBackend backend() {
+        return backend;
+    }
+
+    /** The capacity in bytes, as the driver was last told. */
+    public long capacityBytes() {
+        return disk.capacityBytes();
+    }
+
+    /** The SDK's device: queue counts of completions and interrupts, negotiated features, status. */
+    public VduseDevice vduseDevice() {
+        return device;
+    }
+
+    /** What queue {@code index}'s handler has done. */
+    public QueueCounters counters(int index) {
+        return counters[index];
+    }
+
+    /**
+     * Resizes the backend to {@code newSizeBytes} and tells the driver the new capacity.
+     *
+     * @throws IOException if the backend cannot change its size, or the config update fails
+     */
+    public synchronized void resize(long newSizeBytes) throws IOException {
+        if (newSizeBytes < 0) {
+            throw new IllegalArgumentException("negative size " + newSizeBytes);
+        }
+        backend.resize(newSizeBytes);
+        announceCapacity(newSizeBytes);
+    }
+
+    /**
+     * Reads the backend's size again (a file grown by {@code truncate -s}, a block device resized)
+     * and, if the capacity changed, tells the driver.
+     *
+     * @return whether the capacity changed
+     */
+    public synchronized boolean refreshCapacity() throws IOException {
+        long size = backend.refreshSize();
+        if (size - size % options.logicalBlockSize() == disk.capacityBytes()) {
+            return false;
+        }
+        announceCapacity(size);
+        return true;
+    }
+
+    private void announceCapacity(long sizeBytes) throws ErrnoException {
+        long capacity = disk.setCapacity(sizeBytes);
+        byte[] field = ByteBuffer.allocate(Long.BYTES).order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(capacity / VirtioBlk.SECTOR_SIZE).array();
+        device.updateConfig((int) VirtioBlkConfig.CAPACITY, field);
+    }
+
+    /**
+     * Stops serving and destroys the device in the kernel.
+     *
+     * @throws VduseException if the kernel refuses, typically because the device is still
+     *     attached ({@code vdpa dev del NAME} first); serving has stopped either way
+     */
+    @Override
+    public void close() throws VduseException {
+        try {
+            device.close();
+        } finally {
+            arena.close();
+        }
+    }
+
+    /** Stops serving and leaves the device in the kernel, for a later reconnect. */
+    public void detach() throws VduseException {
+        try {
+            device.detach();
+        } finally {
+            arena.close();
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package io.vduse.blk.cli;
+
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Proxy;
+
+/**
+ * Runs an action on a POSIX signal, through {@code sun.misc.Signal} (module jdk.unsupported).
+ *
+ * <p>Reached by reflection rather than compiled against: javac flags every use of
+ * {@code sun.misc} as internal proprietary API, a warning no annotation suppresses, and the build
+ * turns warnings into errors. The class is exported by jdk.unsupported, so reflection needs no
+ * extra flag; where it is missing or the JVM keeps the signal for itself, the action is simply
+ * not installed.
+ */
+final class Signals {
+
+    private Signals() {}
+
+    /**
+     * Runs {@code action} on a JVM signal-dispatch thread whenever signal {@code name} (e.g.
+     * {@code USR1}) arrives.
+     *
+     * @return whether the handler was installed
+     */
+    static boolean on(String name, Runnable action) {
+        try {
+            Class<?> signalClass = Class.forName("sun.misc.Signal");
+            Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
+            Object signal = signalClass.getConstructor(String.class).newInstance(name);
+            InvocationHandler invocation = (proxy, method, args) -> switch (method.getName()) {
+                case "handle" -> {
+                    action.run();
+                    yield null;
+                }
+                case "hashCode" -> System.identityHashCode(proxy);
+                case "equals" -> proxy == args[0];
+                case "toString" -> "signal handler for SIG" + name;
+                default -> throw new UnsupportedOperationException(method.getName());
+            };
+            Object handler = Proxy.newProxyInstance(handlerClass.getClassLoader(), new Class<?>[] {handlerClass},
+                    invocation);
+            signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, handler);
+            return true;
+        } catch (ReflectiveOperationException | IllegalArgumentException | LinkageError e) {
+            return false;
+        }
+    }
+}

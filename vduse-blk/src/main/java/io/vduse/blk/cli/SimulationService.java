@@ -1,0 +1,79 @@
+package io.vduse.blk.cli;
+
+import io.vduse.blk.BlkOptions;
+import io.vduse.blk.BlockBackend;
+import io.vduse.blk.VirtioBlkDevice;
+import io.vduse.core.sim.SimulatedDriver;
+import io.vduse.core.sim.SimulatedKernel;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * {@code vduse-blk --simulate}: the same device, on the same backend, against the in-process
+ * simulated kernel and driver, driven by {@link SimulatedWorkload}.
+ */
+final class SimulationService {
+
+    /** The size of the in-memory device when neither --file nor --size says. */
+    static final long DEFAULT_SIZE = 64L << 20;
+
+    private final BlkOptions options;
+    private final Path file;
+    private final long size;
+    private final boolean direct;
+    private final int requests;
+    private final long seed;
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    SimulationService(BlkOptions options, Path file, long size, boolean direct, int requests, long seed,
+            PrintWriter out, PrintWriter err) {
+        this.options = options;
+        this.file = file;
+        this.size = size;
+        this.direct = direct;
+        this.requests = requests;
+        this.seed = seed;
+        this.out = out;
+        this.err = err;
+    }
+
+    /** Runs the workload; 0 if every request succeeded and every byte verified, else 1. */
+    int run() throws Exception {
+        boolean fresh = file == null || !Files.exists(file);
+        BlockBackend backend;
+        try {
+            backend = Backends.open(file, file == null && size == 0 ? DEFAULT_SIZE : size, options.readOnly(), direct);
+        } catch (IOException e) {
+            err.println("vduse-blk: cannot open the backend: " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        if (options.readOnly()) {
+            err.println("vduse-blk: --simulate writes; it cannot run on a --read-only device");
+            err.flush();
+            backend.close();
+            return 1;
+        }
+        SimulatedKernel kernel = new SimulatedKernel();
+        try (backend;
+                VirtioBlkDevice device = VirtioBlkDevice.start(options, backend, kernel);
+                SimulatedDriver driver = SimulatedDriver.attach(kernel, options.name(),
+                        SimulatedDriver.Options.defaults().withQueueSize(options.queueSize()))) {
+            out.printf("simulate: device %s on %s, %d bytes, %d queue(s) of %d, %d-byte blocks, seed %d%n",
+                    options.name(), backend.describe(), device.capacityBytes(), options.numQueues(),
+                    driver.queueSize(0), options.logicalBlockSize(), seed);
+            out.flush();
+            SimulatedWorkload workload = new SimulatedWorkload(driver, options.numQueues(),
+                    options.logicalBlockSize(), device.capacityBytes(), fresh, seed, out);
+            boolean ok = workload.run(requests);
+            for (String line : StatsFormatter.lines(device)) {
+                out.println(line);
+            }
+            out.flush();
+            return ok ? 0 : 1;
+        }
+    }
+}

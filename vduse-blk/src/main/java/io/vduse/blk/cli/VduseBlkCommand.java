@@ -1,0 +1,182 @@
+package io.vduse.blk.cli;
+
+import io.vduse.blk.BlkOptions;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code vduse-blk} command line: its options, their checks, and the choice between serving
+ * a device ({@link DeviceService}) and the simulated run ({@link SimulationService}).
+ */
+@Command(name = "vduse-blk", mixinStandardHelpOptions = true, version = "vduse-blk 0.1.0",
+        sortOptions = false, usageHelpWidth = 100,
+        description = {
+            "Serves a virtio-blk device from userspace through Linux's VDUSE. Once it runs, attach it with",
+            "  vdpa dev add name NAME mgmtdev vduse",
+            "and the kernel's virtio_blk driver shows it as /dev/vdX (with virtio_vdpa loaded), or give it",
+            "to a VM through vhost_vdpa. Ctrl-C (SIGINT) or SIGTERM flushes and destroys the device;",
+            "SIGUSR1 prints the per-queue counters.",
+            "",
+            "Without VDUSE (no /dev/vduse/control), --simulate runs the same device against an in-process",
+            "simulated kernel and driver with a verifying workload.",
+            ""},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "0:served until stopped, or --simulate verified every byte",
+            "1:the device could not start or stopped on an error, or --simulate found a wrong byte",
+            "2:a bad option or value"})
+final class VduseBlkCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--name", paramLabel = "NAME",
+            description = "VDUSE device name: /dev/vduse/NAME, and the name for vdpa dev add. "
+                    + "Required, except with --simulate (default sim0).")
+    String name;
+
+    @Option(names = "--file", paramLabel = "PATH",
+            description = "Backing file or block device. Without it the device lives in memory (--size needed) "
+                    + "and its content is lost at exit.")
+    Path file;
+
+    @Option(names = "--size", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "Size in bytes, with an optional K, M, G or T suffix (binary). Creates --file at this "
+                    + "size if it does not exist, grows it if it is smaller; a multiple of --logical-block-size.")
+    Long size;
+
+    @Option(names = "--num-queues", paramLabel = "N", defaultValue = "1",
+            description = "Request queues, 1 to " + BlkOptions.MAX_QUEUES + " (default ${DEFAULT-VALUE}); "
+                    + "each is served by its own thread.")
+    int numQueues;
+
+    @Option(names = "--queue-size", paramLabel = "N", defaultValue = "256",
+            description = "Largest ring per queue, a power of two from 4 to " + BlkOptions.MAX_QUEUE_SIZE
+                    + " (default ${DEFAULT-VALUE}).")
+    int queueSize;
+
+    @Option(names = "--logical-block-size", paramLabel = "BYTES", defaultValue = "512",
+            description = "Block size the driver sees: 512, 1024, 2048 or 4096 (default ${DEFAULT-VALUE}).")
+    int logicalBlockSize;
+
+    @Option(names = "--serial", paramLabel = "SERIAL",
+            description = "What GET_ID answers (/sys/block/vdX/serial), at most 20 ASCII characters "
+                    + "(default: the name, if it fits).")
+    String serial;
+
+    @ArgGroup(exclusive = true)
+    Access access;
+
+    /** {@code --writable} or {@code --read-only}, not both. */
+    static final class Access {
+        @Option(names = "--writable", description = "Allow writes (the default).")
+        boolean writable;
+
+        @Option(names = "--read-only", description = "Offer VIRTIO_BLK_F_RO; writes, discards and "
+                + "write-zeroes fail with IOERR.")
+        boolean readOnly;
+    }
+
+    @Option(names = "--direct",
+            description = "Open --file with O_DIRECT (bypass the host's page cache); the file system must support it.")
+    boolean direct;
+
+    @Option(names = "--reconnect",
+            description = "Take over an existing device of this name left by a process that stopped or was killed, "
+                    + "instead of refusing the name.")
+    boolean reconnect;
+
+    @Option(names = "--packed-ring",
+            description = "Offer packed virtqueues (VIRTIO_F_RING_PACKED) as well as split ones. Off by default: "
+                    + "--reconnect can resume split rings only.")
+    boolean packedRing;
+
+    @Option(names = "--busy-poll",
+            description = "Spin on the rings instead of waiting for kicks: lower latency, one busy core per queue.")
+    boolean busyPoll;
+
+    @Option(names = "--stats-interval", paramLabel = "SECONDS", defaultValue = "0",
+            description = "Print the per-queue counters every SECONDS (0, the default: only on SIGUSR1 and at exit).")
+    int statsInterval;
+
+    @Option(names = "--simulate",
+            description = "Run against the simulated kernel with a built-in workload (random writes then reads "
+                    + "over all queues, every byte read back verified); report IOPS and bytes/s. Needs no root "
+                    + "and no VDUSE. Exits 0 only if everything verified.")
+    boolean simulate;
+
+    @Option(names = "--simulate-requests", paramLabel = "N", defaultValue = "20000",
+            description = "Requests the --simulate workload sends, half writes, half reads (default ${DEFAULT-VALUE}).")
+    int simulateRequests;
+
+    @Option(names = "--simulate-seed", paramLabel = "SEED",
+            description = "Seed of the --simulate workload's randomness (default: random, printed).")
+    Long simulateSeed;
+
+    @Override
+    public Integer call() throws Exception {
+        BlkOptions options = options();
+        long sizeBytes = size == null ? 0 : size;
+        if (size != null && (size <= 0 || size % logicalBlockSize != 0)) {
+            throw bad("--size", size + " bytes is not a positive multiple of the logical block size "
+                    + logicalBlockSize);
+        }
+        if (file == null && size == null && !simulate) {
+            throw new ParameterException(spec.commandLine(),
+                    "Missing --file (a backing file or block device) or --size (a device in memory)");
+        }
+        if (direct && file == null) {
+            throw bad("--direct", "O_DIRECT needs a --file");
+        }
+        if (statsInterval < 0) {
+            throw bad("--stats-interval", statsInterval + " is negative");
+        }
+        if (simulateRequests < 1) {
+            throw bad("--simulate-requests", simulateRequests + " is not positive");
+        }
+        if (simulate) {
+            long seed = simulateSeed != null ? simulateSeed : System.nanoTime();
+            return new SimulationService(options, file, sizeBytes, direct, simulateRequests, seed,
+                    spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+        }
+        return new DeviceService(options, file, sizeBytes, direct, statsInterval,
+                spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+    }
+
+    /** The device options, each value checked and refused naming its option. */
+    private BlkOptions options() {
+        if (name == null) {
+            if (!simulate) {
+                throw new ParameterException(spec.commandLine(), "Missing required option: '--name=NAME'");
+            }
+            name = "sim0";
+        }
+        check("--name", () -> BlkOptions.defaults(name));
+        check("--num-queues", () -> BlkOptions.defaults(name).withQueues(numQueues, 256));
+        check("--queue-size", () -> BlkOptions.defaults(name).withQueues(1, queueSize));
+        check("--logical-block-size", () -> BlkOptions.defaults(name).withLogicalBlockSize(logicalBlockSize));
+        String chosenSerial = serial != null ? serial : BlkOptions.defaults(name).serial();
+        check("--serial", () -> BlkOptions.defaults(name).withSerial(chosenSerial));
+        boolean readOnly = access != null && access.readOnly;
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
+                busyPoll, packedRing);
+    }
+
+    private void check(String option, java.util.function.Supplier<BlkOptions> build) {
+        try {
+            build.get();
+        } catch (IllegalArgumentException e) {
+            throw bad(option, e.getMessage());
+        }
+    }
+
+    private ParameterException bad(String option, String why) {
+        return new ParameterException(spec.commandLine(), "Invalid value for option '" + option + "': " + why);
+    }
+}

@@ -1,0 +1,121 @@
+package io.vduse.blk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The vduse-blk command line: help, every bad value refused naming its option, and --simulate end to end. */
+class CommandLineTest {
+
+    /** What one run printed, and its exit code. */
+    record Run(int code, String out, String err) {}
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void helpExplainsEveryOption() {
+        Run help = run("--help");
+        assertThat(help.code()).isZero();
+        for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
+                "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
+                "--stats-interval", "--simulate", "vdpa dev add name NAME mgmtdev vduse")) {
+            assertThat(help.out()).contains(option);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--num-queues|0",
+        "--num-queues|65",
+        "--num-queues|two",
+        "--queue-size|100",
+        "--queue-size|2",
+        "--queue-size|2048",
+        "--logical-block-size|1000",
+        "--logical-block-size|256",
+        "--logical-block-size|8192",
+        "--serial|this-serial-is-longer-than-twenty",
+        "--size|12X",
+        "--size|1000",
+        "--size|0",
+        "--size|99999999999T",
+        "--name|a/b",
+        "--stats-interval|-1",
+        "--stats-interval|soon",
+        "--simulate-requests|0",
+    })
+    void badValuesAreRefusedNamingTheOption(String option, String value) {
+        Run bad = run("--name", "x0", "--size", "1M", option, value);
+        assertThat(bad.code()).as(bad.err()).isEqualTo(2);
+        assertThat(bad.err()).contains(option);
+    }
+
+    @Test
+    void conflictingOrMissingOptionsAreRefused() {
+        Run both = run("--name", "x0", "--size", "1M", "--writable", "--read-only");
+        assertThat(both.code()).isEqualTo(2);
+        assertThat(both.err()).contains("--writable").contains("--read-only");
+        Run noName = run("--size", "1M");
+        assertThat(noName.code()).isEqualTo(2);
+        assertThat(noName.err()).contains("--name");
+        Run noBackend = run("--name", "x0");
+        assertThat(noBackend.code()).isEqualTo(2);
+        assertThat(noBackend.err()).contains("--file").contains("--size");
+        Run directInMemory = run("--name", "x0", "--size", "1M", "--direct");
+        assertThat(directInMemory.code()).isEqualTo(2);
+        assertThat(directInMemory.err()).contains("--direct");
+    }
+
+    @Test
+    void withoutVduseItSaysHowToLoadTheModule() {
+        Assumptions.assumeFalse(Files.exists(Path.of("/dev/vduse/control")), "this machine has VDUSE");
+        Run run = run("--name", "x0", "--size", "1M");
+        assertThat(run.code()).isEqualTo(1);
+        assertThat(run.err()).contains("/dev/vduse/control").contains("modprobe vduse").contains("--simulate");
+    }
+
+    @Test
+    void simulateVerifiesEveryByteOverAllQueues() {
+        Run run = run("--simulate", "--num-queues", "3", "--queue-size", "64", "--size", "8M",
+                "--simulate-requests", "3000", "--simulate-seed", "11");
+        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("seed 11").contains("IOPS").contains("every byte equal");
+        for (int q = 0; q < 3; q++) {
+            assertThat(run.out()).containsPattern("queue " + q + ": [1-9][0-9]* reads");
+        }
+    }
+
+    @Test
+    void simulateOnAFileWith4kBlocks(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("sim.img");
+        Run run = run("--simulate", "--file", file.toString(), "--size", "4M", "--logical-block-size", "4096",
+                "--simulate-requests", "400");
+        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("every byte equal");
+        assertThat(Files.size(file)).isEqualTo(4L << 20);
+    }
+
+    @Test
+    void sizesTakeBinarySuffixes() {
+        SizeConverter sizes = new SizeConverter();
+        assertThat(sizes.convert("4096")).isEqualTo(4096L);
+        assertThat(sizes.convert("64K")).isEqualTo(64L << 10);
+        assertThat(sizes.convert("100m")).isEqualTo(100L << 20);
+        assertThat(sizes.convert("2G")).isEqualTo(2L << 30);
+        assertThat(sizes.convert("1TiB")).isEqualTo(1L << 40);
+    }
+}

@@ -1,0 +1,110 @@
+package io.vduse.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The vduse-blk tool under the real kernel's virtio-blk driver, from the built jars, in one guest
+ * boot ({@code blk-device-checks.sh}): attach, a pattern over the whole device, discard and
+ * write-zeroes down to holes in the backing file, a resize, ext4 with fsck and a remount, two
+ * queues, a read-only device, and a clean stop.
+ */
+class BlkDeviceTest {
+
+    private static BlkGuestRun run;
+
+    /** Boots the guest for the first test only (per test, so that a skip is reported per test). */
+    @BeforeEach
+    void runTheChecksOnce() {
+        GuestVm vm = GuestVm.acquire();
+        synchronized (BlkDeviceTest.class) {
+            if (run == null) {
+                run = BlkGuestRun.run(vm, "blk-device-checks.sh");
+                System.out.printf("blk-device-checks ran in %s (%s), %d checks%n", run.result.elapsed(),
+                        run.result.where(), run.checks.size());
+            }
+        }
+        assertThat(run.result.exitStatus()).as("the guest run failed:%n%s", run.result.describe()).isNotIn(124, 125);
+    }
+
+    private static String check(String name) {
+        return run.check(name);
+    }
+
+    private static void expect(String name, String value) {
+        assertThat(check(name)).as("CHECK %s in:%n%s", name, run.result.describe()).isEqualTo(value);
+    }
+
+    @Test
+    void theLinuxDriverAttachesAndSeesTheDevice() {
+        expect("started", "true");
+        expect("attached", "true");
+        expect("size_sectors", Long.toString((64L << 20) / 512));
+        expect("serial", "it-serial-0");
+        expect("mq_count", "1");
+        expect("discard_max_bytes", Long.toString(2L << 30));
+        expect("write_zeroes_max_bytes", Long.toString(2L << 30));
+    }
+
+    @Test
+    void aPatternWrittenWithDirectIoReadsBackAndIsInTheBackingFile() {
+        expect("dd_write_rc", "0");
+        expect("dd_read_rc", "0");
+        expect("pattern_readback", "equal");
+        expect("pattern_backing", "equal");
+    }
+
+    @Test
+    void discardPunchesHolesAndWriteZeroesReadsBackZeros() {
+        expect("blkdiscard_rc", "0");
+        long before = Long.parseLong(check("allocated_before"));
+        long after = Long.parseLong(check("allocated_after_discard"));
+        assertThat(before - after).as("bytes freed in the backing file by a 16 MiB discard")
+                .isGreaterThanOrEqualTo(16L << 20);
+        expect("discard_backing_zeros", "true");
+        expect("zeroout_rc", "0");
+        expect("zeroout_device_zeros", "true");
+        expect("untouched_half_intact", "true");
+    }
+
+    @Test
+    void growingTheBackingFileResizesTheDisk() {
+        expect("resized_sectors", Long.toString((96L << 20) / 512));
+    }
+
+    @Test
+    void ext4SurvivesFsckAndARemountWithEveryChecksum() {
+        expect("ext4_module", "0");
+        expect("mkfs_rc", "0");
+        expect("mount_rc", "0");
+        expect("files_written", "200");
+        expect("umount_rc", "0");
+        expect("fsck_rc", "0");
+        expect("remount_rc", "0");
+        expect("checksums_rc", "0");
+    }
+
+    @Test
+    void stoppingDetachedDestroysTheDevice() {
+        expect("detached", "0");
+        expect("destroyed", "true");
+        expect("devnode_after_stop", "absent");
+    }
+
+    @Test
+    void twoQueuesShowAndAReadOnlyDeviceRefusesWrites() {
+        expect("ro_started", "true");
+        expect("ro_mq_count", "2");
+        expect("ro_flag", "1");
+        assertThat(check("ro_write_rc")).as(run.result.describe()).isNotNull().isNotEqualTo("0");
+        expect("ro_read_rc", "0");
+    }
+
+    @Test
+    void stoppingWhileAttachedSaysHowToDetach() {
+        expect("attached_stop_hint", "true");
+        assertThat(run.result.lines()).contains("BLK_CHECKS_DONE");
+    }
+}

@@ -1,0 +1,100 @@
+#!/bin/bash
+# Real-kernel checks of the vduse-blk tool, in one guest boot (BlkDeviceTest asserts on the
+# CHECK lines): the Linux virtio-blk driver attaches; a pattern written with O_DIRECT over the
+# whole device reads back equal and equals the backing file; DISCARD punches holes and
+# WRITE_ZEROES reads back zeros; a resize of the backing file reaches /sys/block/vda/size; an
+# ext4 file system survives e2fsck and a remount with every checksum; a second device with two
+# queues shows them in /sys/block/vda/mq, and a read-only one refuses writes.
+set -u
+source "$(dirname "$0")/blk-common.sh"
+cd /tmp
+
+IMG=/tmp/disk.img
+SIZE=$((64 << 20))
+
+# ---- (1) attach, pattern over the whole device ---------------------------------------------
+start_dev blk0 --file "$IMG" --size 64M --serial it-serial-0 --stats-interval 30 || { check started false; exit 1; }
+check started true
+attach blk0 || { check attached false; exit 1; }
+check attached true
+check size_sectors "$(cat /sys/block/vda/size)"
+check serial "$(cat /sys/block/vda/serial 2>/dev/null)"
+check discard_max_bytes "$(cat /sys/block/vda/queue/discard_max_bytes)"
+check write_zeroes_max_bytes "$(cat /sys/block/vda/queue/write_zeroes_max_bytes)"
+check mq_count "$(ls /sys/block/vda/mq | wc -l)"
+
+head -c "$SIZE" /dev/urandom >/tmp/pattern
+dd if=/tmp/pattern of=/dev/vda bs=1M oflag=direct status=none; check dd_write_rc $?
+dd if=/dev/vda of=/tmp/readback bs=1M iflag=direct status=none; check dd_read_rc $?
+cmp -s /tmp/pattern /tmp/readback && check pattern_readback equal || check pattern_readback differ
+cmp -s /tmp/pattern "$IMG" && check pattern_backing equal || check pattern_backing differ
+rm -f /tmp/readback
+
+# ---- (3a) discard and write-zeroes reach the backing file ---------------------------------
+before=$(allocated "$IMG")
+blkdiscard -o 0 -l $((16 << 20)) /dev/vda; check blkdiscard_rc $?
+after=$(allocated "$IMG")
+check allocated_before "$before"
+check allocated_after_discard "$after"
+cmp -s -n $((16 << 20)) /dev/zero "$IMG" && check discard_backing_zeros true || check discard_backing_zeros false
+blkdiscard -z -o $((16 << 20)) -l $((16 << 20)) /dev/vda; check zeroout_rc $?
+dd if=/dev/vda of=/tmp/zeroed bs=1M skip=16 count=16 iflag=direct status=none
+cmp -s -n $((16 << 20)) /dev/zero /tmp/zeroed && check zeroout_device_zeros true || check zeroout_device_zeros false
+rm -f /tmp/zeroed
+cmp -s -i $((32 << 20)) /tmp/pattern "$IMG" && check untouched_half_intact true || check untouched_half_intact false
+rm -f /tmp/pattern
+
+# ---- (3b) resize: the backing file grows, the driver hears of it --------------------------
+truncate -s 96M "$IMG"
+for _ in $(seq 1 50); do
+    [[ "$(cat /sys/block/vda/size)" == $((96 << 11)) ]] && break
+    sleep 0.2
+done
+check resized_sectors "$(cat /sys/block/vda/size)"
+
+# ---- (2) ext4: many files, fsck, remount, checksums --------------------------------------
+# ext4 checksums its metadata with the kernel's crc32c, a module the initramfs does not carry.
+load_module crc32c_generic && load_module ext4; check ext4_module $?
+mkfs.ext4 -q -F /dev/vda; check mkfs_rc $?
+mkdir -p /tmp/mnt
+mount -t ext4 /dev/vda /tmp/mnt; check mount_rc $?
+mkdir -p /tmp/mnt/data
+for i in $(seq 1 200); do
+    head -c $(( (RANDOM % 64 + 1) * 1024 + RANDOM % 1000 )) /dev/urandom >"/tmp/mnt/data/f$i"
+done
+(cd /tmp/mnt/data && sha256sum f* >/tmp/sums)
+check files_written "$(ls /tmp/mnt/data | wc -l)"
+umount /tmp/mnt; check umount_rc $?
+e2fsck -f -n /dev/vda >"$LOGS/fsck.log" 2>&1; check fsck_rc $?
+cat "$LOGS/fsck.log"
+echo 3 >/proc/sys/vm/drop_caches
+mount -t ext4 /dev/vda /tmp/mnt; check remount_rc $?
+(cd /tmp/mnt/data && sha256sum -c --quiet /tmp/sums) ; check checksums_rc $?
+umount /tmp/mnt
+
+detach blk0; check detached $?
+stop_dev blk0
+check stop_rc "$STOP_RC"
+grep -q 'destroyed' "$LOGS/blk0.log" && check destroyed true || check destroyed false
+[[ -e /dev/vduse/blk0 ]] && check devnode_after_stop present || check devnode_after_stop absent
+
+# ---- (3c) two queues, read-only ----------------------------------------------------------
+start_dev blk1 --file "$IMG" --num-queues 2 --read-only || { check ro_started false; exit 1; }
+check ro_started true
+attach blk1 || { check ro_attached false; exit 1; }
+check ro_mq_count "$(ls /sys/block/vda/mq | wc -l)"
+check ro_flag "$(cat /sys/block/vda/ro)"
+dd if=/dev/zero of=/dev/vda bs=4k count=1 oflag=direct status=none 2>"$LOGS/ro-dd.err"; check ro_write_rc $?
+cat "$LOGS/ro-dd.err"
+dd if=/dev/vda of=/dev/null bs=1M iflag=direct status=none; check ro_read_rc $?
+detach blk1
+stop_dev blk1
+check ro_stop_rc "$STOP_RC"
+
+# ---- stopping while attached: the device stays, the hint is printed ----------------------
+start_dev blk2 --size 8M || exit 1
+attach blk2 || exit 1
+stop_dev blk2
+grep -q 'vdpa dev del blk2' "$LOGS/blk2.log" && check attached_stop_hint true || check attached_stop_hint false
+check attached_stop_rc "$STOP_RC"
+echo BLK_CHECKS_DONE

@@ -1,6 +1,7 @@
 package io.vduse.bench;
 
 import io.vduse.api.virtio.VirtioBlk;
+import io.vduse.core.RamBlockHandler;
 import io.vduse.iova.CoherentBuffer;
 import io.vduse.virtqueue.DescriptorChain;
 import io.vduse.virtqueue.DeviceQueue;
@@ -64,7 +65,7 @@ public class BlockDeviceSideBenchmark {
     public void setUp() {
         arena = Arena.ofShared();
         MemorySegment disk = arena.allocate(DISK_BYTES, 4096);
-        handler = new RamBlockHandler(disk);
+        handler = new RamBlockHandler(disk, "bench");
         rings = new RingMemory(256, layout.equals("packed"));
         driver = rings.driver;
         device = rings.device;

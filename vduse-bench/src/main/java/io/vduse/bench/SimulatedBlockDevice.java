@@ -6,6 +6,7 @@ import io.vduse.api.virtio.VirtioBlkConfig;
 import io.vduse.api.virtio.VirtioDeviceId;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.core.ErrnoException;
+import io.vduse.core.RamBlockHandler;
 import io.vduse.core.VduseDevice;
 import io.vduse.core.VduseException;
 import io.vduse.core.sim.SimulatedDriver;
@@ -39,7 +40,7 @@ final class SimulatedBlockDevice implements AutoCloseable {
                 .features(features)
                 .config(VirtioBlkConfig.ofCapacity(DISK_BYTES / VirtioBlk.SECTOR_SIZE).toBytes())
                 .queues(1, 256)
-                .handler(new RamBlockHandler(disk))
+                .handler(new RamBlockHandler(disk, "bench"))
                 .start();
         driver = SimulatedDriver.attach(kernel, name, SimulatedDriver.Options.defaults().withQueueSize(256));
     }

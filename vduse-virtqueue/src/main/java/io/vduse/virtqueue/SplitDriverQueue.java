@@ -74,22 +74,9 @@ final class SplitDriverQueue implements DriverQueue {
         return numFree;
     }
 
-    private void checkCounts(long[] iovas, int[] lengths, int readable, int writable) {
-        int n = readable + writable;
-        if (readable < 0 || writable < 0 || n == 0 || n > iovas.length || n > lengths.length) {
-            throw new IllegalArgumentException("%d readable + %d writable buffers with %d addresses and %d lengths"
-                    .formatted(readable, writable, iovas.length, lengths.length));
-        }
-        // No chain, direct or through a table, may be longer than the queue: on both layouts a
-        // driver MUST NOT make a chain longer than the Queue Size.
-        if (n > size) {
-            throw new IllegalArgumentException("a chain of %d in a queue of size %d".formatted(n, size));
-        }
-    }
-
     @Override
     public int add(long[] iovas, int[] lengths, int readable, int writable) {
-        checkCounts(iovas, lengths, readable, writable);
+        DriverChainCheck.counts(iovas, lengths, readable, writable, size);
         int n = readable + writable;
         if (n > numFree) {
             return -1;
@@ -111,7 +98,7 @@ final class SplitDriverQueue implements DriverQueue {
     @Override
     public int addIndirect(long[] iovas, int[] lengths, int readable, int writable, long tableIova,
             MemorySegment table) {
-        checkCounts(iovas, lengths, readable, writable);
+        DriverChainCheck.counts(iovas, lengths, readable, writable, size);
         int n = readable + writable;
         if (numFree == 0) {
             return -1;

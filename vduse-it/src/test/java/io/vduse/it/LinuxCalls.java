@@ -67,9 +67,9 @@ public final class LinuxCalls {
             return value >= 0;
         }
 
-        /** {@code ok}, or the errno by name: {@code EINVAL(22)}. */
+        /** {@code ok}, or the errno by name, as the SDK names it: {@code EINVAL(22)}. */
         public String describe() {
-            return ok() ? "ok" : Errno.describe(errno);
+            return ok() ? "ok" : io.vduse.core.Errno.name(errno) + "(" + errno + ")";
         }
     }
 

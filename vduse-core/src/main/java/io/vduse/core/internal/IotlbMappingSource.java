@@ -1,6 +1,5 @@
 package io.vduse.core.internal;
 
-import io.vduse.api.Vduse;
 import io.vduse.api.VduseIoctls;
 import io.vduse.api.VduseIotlbEntry;
 import io.vduse.core.Errno;
@@ -113,6 +112,6 @@ public final class IotlbMappingSource implements MappingSource {
 
     @Override
     public String toString() {
-        return "IOTLB of " + device + " (" + Vduse.NAME_MAX + ")";
+        return "IOTLB of " + device;
     }
 }

@@ -89,7 +89,7 @@ final class SimulatedDevice {
         return open;
     }
 
-    synchronized long negotiatedFeatures() throws ErrnoException {
+    synchronized long negotiatedFeatures() {
         return driverFeatures;
     }
 

@@ -6,6 +6,7 @@ import io.vduse.core.QueueHandler;
 import io.vduse.virtqueue.ChainReader;
 import io.vduse.virtqueue.ChainWriter;
 import io.vduse.virtqueue.DescriptorChain;
+import io.vduse.virtqueue.IoVectors;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 
@@ -20,8 +21,12 @@ import java.lang.foreign.MemorySegment;
  * layout or with flags the device does not know, {@code UNSUPP}. A backend failure is thrown to
  * the SDK, which calls {@link #failed} to answer that request {@code IOERR}.
  *
- * <p>No allocation per request: data goes through a page-aligned scratch buffer made once per
- * queue, in chunks of {@link BlkConfigSpace#SIZE_MAX}; discard ranges land in preallocated arrays.
+ * <p>No allocation per request. Where the backend takes I/O vectors, data moves straight
+ * between the backend and the driver's buffers, described into {@link IoVectors} made once per
+ * queue; otherwise (a backend without vectors, heap memory, pieces off an {@code O_DIRECT}
+ * alignment, more pieces than a system call takes) it goes through a page-aligned scratch buffer
+ * made once per queue, in chunks of {@link BlkConfigSpace#SIZE_MAX}. Discard ranges land in
+ * preallocated arrays.
  */
 final class BlkQueueHandler implements QueueHandler {
 
@@ -30,6 +35,8 @@ final class BlkQueueHandler implements QueueHandler {
     private final MemorySegment scratch;
     private final MemorySegment serial;
     private final QueueCounters counters;
+    /** Null when the backend takes no vectors. */
+    private final IoVectors vectors;
     private final long[] rangeOffsets = new long[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
     private final long[] rangeLengths = new long[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
     private final boolean[] rangeUnmap = new boolean[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
@@ -37,13 +44,18 @@ final class BlkQueueHandler implements QueueHandler {
     /**
      * @param scratch native memory of {@link BlkConfigSpace#SIZE_MAX} bytes, aligned to
      *     {@link BlockBackend#BUFFER_ALIGNMENT}, used by this queue alone
+     * @param maxSegments the most data buffers a request may have ({@code seg_max})
      */
-    BlkQueueHandler(DiskState disk, BlockBackend backend, MemorySegment scratch, QueueCounters counters) {
+    BlkQueueHandler(DiskState disk, BlockBackend backend, MemorySegment scratch, QueueCounters counters,
+            int maxSegments) {
         this.disk = disk;
         this.backend = backend;
         this.scratch = scratch;
         this.serial = MemorySegment.ofArray(disk.serial());
         this.counters = counters;
+        long alignment = backend.vectorAlignment();
+        this.vectors = alignment == 0 ? null
+                : new IoVectors(Math.clamp(maxSegments, 1, IoVectors.IOV_MAX), alignment);
     }
 
     @Override
@@ -103,11 +115,15 @@ final class BlkQueueHandler implements QueueHandler {
             return VirtioBlk.S_IOERR;
         }
         long offset = sector * VirtioBlk.SECTOR_SIZE;
-        for (long done = 0; done < length; ) {
-            long n = Math.min(scratch.byteSize(), length - done);
-            backend.read(offset + done, scratch, n);
-            out.write(scratch, 0, n);
-            done += n;
+        if (vectorsTake(length) && out.appendTo(vectors, length)) {
+            backend.readVectors(offset, vectors);
+        } else {
+            for (long done = 0; done < length; ) {
+                long n = Math.min(scratch.byteSize(), length - done);
+                backend.read(offset + done, scratch, n);
+                out.write(scratch, 0, n);
+                done += n;
+            }
         }
         counters.increment(Counter.READS);
         counters.add(Counter.BYTES_READ, length);
@@ -121,15 +137,28 @@ final class BlkQueueHandler implements QueueHandler {
             return VirtioBlk.S_IOERR;
         }
         long offset = sector * VirtioBlk.SECTOR_SIZE;
-        for (long done = 0; done < length; ) {
-            long n = Math.min(scratch.byteSize(), length - done);
-            in.read(scratch, 0, n);
-            backend.write(offset + done, scratch, n);
-            done += n;
+        if (vectorsTake(length) && in.appendTo(vectors, length)) {
+            backend.writeVectors(offset, vectors);
+        } else {
+            for (long done = 0; done < length; ) {
+                long n = Math.min(scratch.byteSize(), length - done);
+                in.read(scratch, 0, n);
+                backend.write(offset + done, scratch, n);
+                done += n;
+            }
         }
         counters.increment(Counter.WRITES);
         counters.add(Counter.BYTES_WRITTEN, length);
         return VirtioBlk.S_OK;
+    }
+
+    /** Whether to try vectors for a transfer of {@code length} bytes; empties them if so. */
+    private boolean vectorsTake(long length) {
+        if (vectors == null || length == 0) {
+            return false;
+        }
+        vectors.clear();
+        return true;
     }
 
     /** The range is valid and the chain keeps within {@code seg_max} buffers of {@code size_max}. */

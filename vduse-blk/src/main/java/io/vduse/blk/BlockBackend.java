@@ -1,5 +1,6 @@
 package io.vduse.blk;
 
+import io.vduse.virtqueue.IoVectors;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 
@@ -9,10 +10,11 @@ import java.lang.foreign.MemorySegment;
  * in-range, block-aligned requests.
  *
  * <p>Every method may be called by several queue threads at once (one request per queue at a
- * time), so implementations are thread-safe. Data buffers are native memory aligned to
- * {@link #BUFFER_ALIGNMENT}, which is what {@code O_DIRECT} asks for. A method that fails throws
- * {@link IOException}: the device answers that request with {@code VIRTIO_BLK_S_IOERR} and goes
- * on with the next.
+ * time), so implementations are thread-safe. The buffers of {@link #read} and {@link #write} are
+ * native memory aligned to {@link #BUFFER_ALIGNMENT}, which is what {@code O_DIRECT} asks for; a
+ * backend may also take the driver's buffers themselves ({@link #vectorAlignment()}). A method
+ * that fails throws {@link IOException}: the device answers that request with
+ * {@code VIRTIO_BLK_S_IOERR} and goes on with the next.
  */
 public interface BlockBackend extends AutoCloseable {
 
@@ -33,6 +35,33 @@ public interface BlockBackend extends AutoCloseable {
 
     /** Copies {@code length} bytes from the start of {@code buffer} to {@code offset}. */
     void write(long offset, MemorySegment buffer, long length) throws IOException;
+
+    /**
+     * What the pieces given to {@link #readVectors} and {@link #writeVectors} must be aligned to
+     * (a power of two), or 0 when this backend takes no vectors and every transfer goes through
+     * {@link #read} and {@link #write}. The default is 0.
+     */
+    default long vectorAlignment() {
+        return 0;
+    }
+
+    /**
+     * Reads {@code vectors.totalLength()} bytes at {@code offset} straight into the memory that
+     * {@code vectors} describes (the driver's buffers), saving the copy through a buffer of the
+     * device's. {@code vectors} may be changed. Called only if {@link #vectorAlignment()} is not 0,
+     * with pieces aligned to it.
+     */
+    default void readVectors(long offset, IoVectors vectors) throws IOException {
+        throw new UnsupportedOperationException(describe() + " takes no I/O vectors");
+    }
+
+    /**
+     * Writes the memory that {@code vectors} describes (the driver's buffers) to {@code offset};
+     * the counterpart of {@link #readVectors}.
+     */
+    default void writeVectors(long offset, IoVectors vectors) throws IOException {
+        throw new UnsupportedOperationException(describe() + " takes no I/O vectors");
+    }
 
     /** Makes every completed write durable ({@code VIRTIO_BLK_T_FLUSH}). */
     void flush() throws IOException;

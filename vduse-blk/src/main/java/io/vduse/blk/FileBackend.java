@@ -3,6 +3,7 @@ package io.vduse.blk;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.internal.linux.Syscalls;
+import io.vduse.virtqueue.IoVectors;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -147,6 +148,43 @@ public final class FileBackend implements BlockBackend {
                 throw new IOException("%s: wrote nothing at %d".formatted(path, offset + done));
             }
             done += n;
+        }
+    }
+
+    /** Any alignment, or with {@code O_DIRECT} the buffer alignment that the kernel asks for. */
+    @Override
+    public long vectorAlignment() {
+        return direct ? BUFFER_ALIGNMENT : 1;
+    }
+
+    @Override
+    public void readVectors(long offset, IoVectors vectors) throws IOException {
+        long length = vectors.totalLength();
+        for (long done = 0; done < length; ) {
+            long n = Syscalls.preadv(fd, vectors.array(), vectors.count(), offset + done);
+            if (n == 0) {
+                throw new IOException("%s: end of file at %d while reading %d bytes at %d (did it shrink?)"
+                        .formatted(path, offset + done, length, offset));
+            }
+            done += n;
+            if (done < length) {
+                vectors.consume(n);
+            }
+        }
+    }
+
+    @Override
+    public void writeVectors(long offset, IoVectors vectors) throws IOException {
+        long length = vectors.totalLength();
+        for (long done = 0; done < length; ) {
+            long n = Syscalls.pwritev(fd, vectors.array(), vectors.count(), offset + done);
+            if (n == 0) {
+                throw new IOException("%s: wrote nothing at %d".formatted(path, offset + done));
+            }
+            done += n;
+            if (done < length) {
+                vectors.consume(n);
+            }
         }
     }
 

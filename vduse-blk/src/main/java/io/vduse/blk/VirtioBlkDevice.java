@@ -55,7 +55,8 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     .config(config.toBytes())
                     .queues(options.numQueues(), options.queueSize())
                     .handlers(index -> new BlkQueueHandler(disk, backend,
-                            arena.allocate(BlkConfigSpace.SIZE_MAX, BlockBackend.BUFFER_ALIGNMENT), counters[index]))
+                            arena.allocate(BlkConfigSpace.SIZE_MAX, BlockBackend.BUFFER_ALIGNMENT), counters[index],
+                            BlkConfigSpace.segMax(options)))
                     .reconnect(options.reconnect())
                     .busyPoll(options.busyPoll())
                     .start();

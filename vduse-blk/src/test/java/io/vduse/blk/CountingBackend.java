@@ -1,15 +1,23 @@
 package io.vduse.blk;
 
+import io.vduse.virtqueue.IoVectors;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntPredicate;
 
-/** Wraps a backend: counts flushes, and fails the writes that {@code failWrite} picks (by number, from 1). */
+/**
+ * Wraps a backend: counts flushes, writes and vectored transfers, and fails the writes (copied or
+ * vectored) that {@code failWrite} picks (by number, from 1).
+ */
 final class CountingBackend implements BlockBackend {
 
     final AtomicInteger flushes = new AtomicInteger();
     final AtomicInteger writes = new AtomicInteger();
+    final AtomicInteger copiedReads = new AtomicInteger();
+    final AtomicInteger copiedWrites = new AtomicInteger();
+    final AtomicInteger vectorReads = new AtomicInteger();
+    final AtomicInteger vectorWrites = new AtomicInteger();
     private final BlockBackend inner;
     private final IntPredicate failWrite;
 
@@ -34,6 +42,7 @@ final class CountingBackend implements BlockBackend {
 
     @Override
     public void read(long offset, MemorySegment buffer, long length) throws IOException {
+        copiedReads.incrementAndGet();
         inner.read(offset, buffer, length);
     }
 
@@ -42,7 +51,28 @@ final class CountingBackend implements BlockBackend {
         if (failWrite.test(writes.incrementAndGet())) {
             throw new IOException("injected failure of write " + writes.get());
         }
+        copiedWrites.incrementAndGet();
         inner.write(offset, buffer, length);
+    }
+
+    @Override
+    public long vectorAlignment() {
+        return inner.vectorAlignment();
+    }
+
+    @Override
+    public void readVectors(long offset, IoVectors vectors) throws IOException {
+        vectorReads.incrementAndGet();
+        inner.readVectors(offset, vectors);
+    }
+
+    @Override
+    public void writeVectors(long offset, IoVectors vectors) throws IOException {
+        if (failWrite.test(writes.incrementAndGet())) {
+            throw new IOException("injected failure of write " + writes.get());
+        }
+        vectorWrites.incrementAndGet();
+        inner.writeVectors(offset, vectors);
     }
 
     @Override

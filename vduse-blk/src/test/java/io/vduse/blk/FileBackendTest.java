@@ -5,8 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vduse.api.virtio.VirtioBlk;
+import io.vduse.virtqueue.IoVectors;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The file backend behind the device: data lands in the file, DISCARD and WRITE_ZEROES with
  * UNMAP punch holes (the file's allocated size shrinks, as {@code stat %b} shows), a file grown
- * by someone else is announced, and opening refuses what it must.
+ * by someone else is announced, data moves straight between the file and the driver's buffers
+ * where it can, and opening refuses what it must.
  */
 class FileBackendTest {
 
@@ -75,6 +80,68 @@ class FileBackendTest {
     }
 
     @Test
+    void requestsMoveStraightBetweenTheFileAndTheDriversBuffers() throws Exception {
+        Path file = dir.resolve("vectors.img");
+        byte[] big = random(1 << 20);
+        byte[] small = Arrays.copyOfRange(random(8192), 4096, 8192);
+        CountingBackend backend = new CountingBackend(FileBackend.open(file, false, false, 4L << 20));
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-vectors"), backend)) {
+            assertThat(rig.write(0, 2048, big)).isEqualTo(VirtioBlk.S_OK);
+            assertThat(rig.write(0, 7, small)).isEqualTo(VirtioBlk.S_OK);
+            assertThat(rig.read(0, 2048, big.length)).isEqualTo(big);
+            assertThat(rig.read(0, 7, small.length)).isEqualTo(small);
+            assertThat(backend.vectorWrites).hasValue(2);
+            assertThat(backend.vectorReads).hasValue(2);
+            assertThat(backend.copiedWrites).hasValue(0);
+            assertThat(backend.copiedReads).hasValue(0);
+        }
+        byte[] onDisk = Files.readAllBytes(file);
+        assertThat(Arrays.copyOfRange(onDisk, 1 << 20, 2 << 20)).isEqualTo(big);
+        assertThat(Arrays.copyOfRange(onDisk, 7 * 512, 7 * 512 + 4096)).isEqualTo(small);
+    }
+
+    @Test
+    void vectoredTransfersSpanPiecesAndStopAtTheEndOfTheFile() throws Exception {
+        Path file = dir.resolve("pieces.img");
+        int[] sizes = {4096, 100, 3000};
+        byte[] data = random(7196);
+        try (FileBackend backend = FileBackend.open(file, false, false, 16384); Arena arena = Arena.ofConfined()) {
+            assertThat(backend.vectorAlignment()).isEqualTo(1);
+            IoVectors out = new IoVectors(4, 1);
+            IoVectors in = new IoVectors(4, 1);
+            MemorySegment[] back = new MemorySegment[sizes.length];
+            int at = 0;
+            for (int i = 0; i < sizes.length; i++) {
+                MemorySegment piece = arena.allocate(sizes[i]);
+                MemorySegment.copy(data, at, piece, ValueLayout.JAVA_BYTE, 0, sizes[i]);
+                out.add(piece.address(), sizes[i]);
+                back[i] = arena.allocate(sizes[i]);
+                in.add(back[i].address(), sizes[i]);
+                at += sizes[i];
+            }
+            backend.writeVectors(1000, out);
+            assertThat(Arrays.copyOfRange(Files.readAllBytes(file), 1000, 1000 + data.length)).isEqualTo(data);
+            backend.readVectors(1000, in);
+            byte[] again = new byte[data.length];
+            at = 0;
+            for (int i = 0; i < sizes.length; i++) {
+                MemorySegment.copy(back[i], ValueLayout.JAVA_BYTE, 0, again, at, sizes[i]);
+                at += sizes[i];
+            }
+            assertThat(again).isEqualTo(data);
+
+            // 4000 bytes are left after this offset: a short read, then the end of the file.
+            IoVectors past = new IoVectors(4, 1);
+            for (MemorySegment b : back) {
+                past.add(b.address(), b.byteSize());
+            }
+            assertThatThrownBy(() -> backend.readVectors(16384 - 4000, past))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("end of file at 16384 while reading 7196 bytes at 12384");
+        }
+    }
+
+    @Test
     void aFileGrownBySomeoneElseIsAnnounced() throws Exception {
         Path file = dir.resolve("grow.img");
         try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-grow"), FileBackend.open(file, false, false, 1L << 20))) {
@@ -100,10 +167,16 @@ class FileBackendTest {
             return;
         }
         byte[] data = random(8192 + 512);
-        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-direct"), backend)) {
+        CountingBackend counting = new CountingBackend(backend);
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-direct"), counting)) {
             assertThat(backend.describe()).contains("O_DIRECT");
+            assertThat(backend.vectorAlignment()).isEqualTo(BlockBackend.BUFFER_ALIGNMENT);
             assertThat(rig.write(0, 3, data)).isEqualTo(VirtioBlk.S_OK);
             assertThat(rig.read(0, 3, data.length)).isEqualTo(data);
+            // 8704 bytes is off the 4096 that O_DIRECT vectors need: both went through the buffer.
+            assertThat(counting.copiedWrites).hasValue(1);
+            assertThat(counting.copiedReads).hasValue(1);
+            assertThat(counting.vectorWrites).hasValue(0);
         }
     }
 

@@ -98,6 +98,35 @@ final class BufferCursor {
         done += n;
     }
 
+    /**
+     * Appends the next {@code length} bytes to {@code vectors} as native pieces and moves past
+     * them; returns false, having appended and moved past nothing, when a piece is not native
+     * memory (a heap-backed mapping) or {@code vectors} refuses it (full, or off its alignment).
+     */
+    boolean appendTo(IoVectors vectors, long length) {
+        require(length);
+        int markIndex = index;
+        long markInBuffer = inBuffer;
+        long markRemaining = remaining;
+        long markDone = done;
+        int markCount = vectors.count();
+        long left = length;
+        while (left > 0) {
+            long n = piece(left);
+            if (!segment.isNative() || !vectors.add(segment.address() + offset, n)) {
+                index = markIndex;
+                inBuffer = markInBuffer;
+                remaining = markRemaining;
+                done = markDone;
+                vectors.truncate(markCount);
+                return false;
+            }
+            advance(n);
+            left -= n;
+        }
+        return true;
+    }
+
     /** Skips {@code n} bytes without translating them. */
     void skip(long n) {
         require(n);

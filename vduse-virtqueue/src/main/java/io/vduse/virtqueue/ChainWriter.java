@@ -119,4 +119,24 @@ public final class ChainWriter {
             throw cursor.invalidated(e);
         }
     }
+
+    /**
+     * Appends the next {@code length} bytes of the writable buffers to {@code vectors} as native
+     * memory and moves past them, for a vectored read into the driver's memory ({@code preadv(2)})
+     * instead of a copy. Returns false, having appended and moved past nothing, when some of the
+     * bytes are not in native memory or {@code vectors} refuses a piece (it is full, or the piece
+     * is off its alignment); the caller then copies as usual.
+     *
+     * <p>The addresses are raw: they stay valid only while the memory stays mapped. A
+     * {@code VduseDevice} unmaps memory only between its workers' passes, so they are safe to use
+     * within {@code QueueHandler.handle}; a handler that finishes a request on another thread must
+     * copy instead.
+     *
+     * @throws IndexOutOfBoundsException if fewer than {@code length} bytes are left
+     * @throws VirtqueueException if a buffer is not mapped with the access it needs (the queue
+     *     is failed, as for any access)
+     */
+    public boolean appendTo(IoVectors vectors, long length) {
+        return cursor.appendTo(vectors, length);
+    }
 }

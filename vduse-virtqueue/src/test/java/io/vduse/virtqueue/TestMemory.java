@@ -41,6 +41,24 @@ final class TestMemory implements IovaMemory, AutoCloseable {
         throw new IovaFault(IovaFault.Reason.UNMAPPED, iova, 0, access);
     }
 
+    /** The mapped memory at native address {@code address}, as a device's pieces give it. */
+    MemorySegment atAddress(long address, long length) {
+        for (Mapping m : mappings) {
+            MemorySegment memory = m.memory();
+            if (memory.isNative() && address >= memory.address()
+                    && address + length <= memory.address() + memory.byteSize()) {
+                return memory.asSlice(address - memory.address(), length);
+            }
+        }
+        throw new IllegalArgumentException("no mapping holds address 0x%x".formatted(address));
+    }
+
+    /** Maps {@code [start, start + size)} with {@code access} over heap memory (no native address). */
+    TestMemory mapHeap(long start, int size, Access access) {
+        mappings.add(new Mapping(start, start + size - 1, access, MemorySegment.ofArray(new byte[size])));
+        return this;
+    }
+
     /** The memory at {@code [iova, iova + length)}, which one mapping must hold; no permission check. */
     MemorySegment raw(long iova, long length) {
         for (Mapping m : mappings) {

@@ -16,8 +16,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2>Concurrency</h2>
  * Queue threads translate while the message thread invalidates. The cached mappings are an
  * immutable snapshot, sorted arrays of starts, lasts and mappings, that a translation reads
- * without a lock and searches in O(log n) without allocating. A miss, an invalidation and
- * {@link #close} take a lock, build a new snapshot and publish it; misses therefore serialize,
+ * without a lock and searches without allocating: a per-page hint, else a bucket index and a
+ * binary search among the bucket's few candidates (O(log n) at worst). A miss, an invalidation
+ * and {@link #close} take a lock, build a new snapshot and publish it; misses therefore serialize,
  * which is what the kernel does with {@code GET_FD} anyway. Hand the address space to queue
  * threads safely (before starting them, or through a concurrent structure): the first snapshot
  * is a plain field write of the constructor.
@@ -46,9 +47,13 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
      */
     private static final class Snapshot {
 
-        /** Hints are kept per 4 KiB page of IOVA space. */
-        private static final int HINT_PAGE_SHIFT = 12;
+        /** Hint pages are at least 4 KiB (a page of IOVA space) ... */
+        private static final int MIN_HINT_SHIFT = 12;
+        /** ... and at most 1 GiB. */
+        private static final int MAX_HINT_SHIFT = 30;
         private static final int MAX_HINTS = 4096;
+        /** The most buckets of the search index. */
+        private static final int MAX_BUCKETS = 8192;
 
         static final Snapshot EMPTY = new Snapshot(new long[0], new long[0], new Mapping[0], new Mapping[0]);
 
@@ -59,8 +64,16 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
         /** What the source returned, index for index: what goes back on release. */
         final Mapping[] resolved;
         /**
-         * A direct-mapped software TLB: slot {@code page & (length - 1)} holds 1 + the index of
-         * the mapping that last held an address of that page, or 0. Written by translating
+         * log2 of the hint page: the largest power of two no bigger than the smallest mapping,
+         * within 4 KiB to 1 GiB. A hint page then holds pieces of at most two mappings, so two
+         * addresses of one page rarely need different hints, while large mappings (guest memory,
+         * a bounce region) need few slots: 256 mappings of 1 MiB looked up at random hit their
+         * hints as often as 256 pages do.
+         */
+        final int hintShift;
+        /**
+         * A direct-mapped software TLB: slot {@code (iova >>> hintShift) & (length - 1)} holds 1 +
+         * the index of the mapping that last held an address of that hint page, or 0. Written by translating
          * threads without synchronization: a racy read sees 0 or some index that was right for
          * some page of this snapshot, and every hint is checked against {@link #starts} and
          * {@link #lasts} before use, so a stale or torn-between-threads hint costs a search,
@@ -68,6 +81,16 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
          * invalidation.
          */
         final int[] hints;
+        /**
+         * The search index: the span from the first start to the last last cut into equal
+         * buckets of 2^{@link #bucketShift} bytes, two to four per mapping; {@code firstHolder[b]}
+         * is the first mapping whose last is at or above bucket {@code b}'s start, and the
+         * array ends with the mapping count. A mapping holding an address of bucket {@code b} is
+         * one of {@code firstHolder[b]} to {@code firstHolder[b + 1]}: when the mappings are
+         * spread evenly that is one or two, whatever their number.
+         */
+        final int[] firstHolder;
+        final int bucketShift;
 
         Snapshot(long[] starts, long[] lasts, Mapping[] mappings, Mapping[] resolved) {
             this.starts = starts;
@@ -76,6 +99,38 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
             this.resolved = resolved;
             // About four slots per mapping, a power of two from 16 to MAX_HINTS.
             this.hints = new int[Math.max(16, Integer.highestOneBit(Math.min(MAX_HINTS, 4 * starts.length)))];
+            long smallest = -1L; // unsigned: a mapping of all 2^64 bytes has size 0 here, the largest
+            for (int i = 0; i < starts.length; i++) {
+                long size = lasts[i] - starts[i] + 1;
+                if (size != 0 && Long.compareUnsigned(size, smallest) < 0) {
+                    smallest = size;
+                }
+            }
+            this.hintShift = Math.clamp(63 - Long.numberOfLeadingZeros(smallest), MIN_HINT_SHIFT, MAX_HINT_SHIFT);
+            int n = starts.length;
+            if (n == 0) {
+                this.bucketShift = 0;
+                this.firstHolder = new int[] {0};
+                return;
+            }
+            long span = lasts[n - 1] - starts[0]; // unsigned, up to 2^64 - 1
+            int buckets = Math.min(MAX_BUCKETS, Integer.highestOneBit(2 * n) * 2);
+            int shift = 0;
+            while (Long.compareUnsigned(span >>> shift, buckets) >= 0) {
+                shift++;
+            }
+            this.bucketShift = shift;
+            int used = (int) (span >>> shift) + 1; // buckets that hold some of the span
+            this.firstHolder = new int[used + 1];
+            int i = 0;
+            for (int b = 0; b < used; b++) {
+                long bucketStart = starts[0] + ((long) b << shift);
+                while (i < n && Long.compareUnsigned(lasts[i], bucketStart) < 0) {
+                    i++;
+                }
+                firstHolder[b] = i;
+            }
+            firstHolder[used] = n;
         }
 
         /**
@@ -84,7 +139,7 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
          */
         int indexOf(long iova) {
             int[] h = hints;
-            int slot = (int) (iova >>> HINT_PAGE_SHIFT) & (h.length - 1);
+            int slot = (int) (iova >>> hintShift) & (h.length - 1);
             int i = h[slot] - 1;
             if (i >= 0 && Long.compareUnsigned(starts[i], iova) <= 0 && Long.compareUnsigned(iova, lasts[i]) <= 0) {
                 return i;
@@ -97,9 +152,28 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
         }
 
         /**
-         * The index of the mapping holding {@code iova}, or -1, by search.
+         * The index of the mapping holding {@code iova}, or -1, by search: the bucket of the
+         * address gives the few candidates (see {@link #firstHolder}), then a binary search among
+         * them finds the one whose start is the greatest not above the address.
+         */
+        int search(long iova) {
+            int n = starts.length;
+            long offset = iova - (n == 0 ? 0 : starts[0]);
+            // Below the first start wraps to above the span too.
+            if (n == 0 || Long.compareUnsigned(offset, lasts[n - 1] - starts[0]) > 0) {
+                return -1;
+            }
+            int bucket = (int) (offset >>> bucketShift);
+            int from = firstHolder[bucket];
+            int to = Math.min(firstHolder[bucket + 1], n - 1);
+            return searchAmong(iova, from, to - from + 1);
+        }
+
+        /**
+         * The index of the mapping holding {@code iova} among the {@code count} from {@code from},
+         * or -1, if it is among them.
          *
-         * <p>Branch-free binary search: the loop runs log2(n) times whatever the address, and
+         * <p>Branch-free binary search: the loop runs log2(count) times whatever the address, and
          * the step that halves the range is arithmetic rather than a branch. Lookups land on
          * unrelated entries one after the other (every buffer of every chain), so a branching
          * search mispredicts about half its steps. (A {@code cond ? a : b} step is not enough:
@@ -107,14 +181,11 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
          * branch a hit among 256 entries ran at a third of the speed; see vduse-bench,
          * IotlbBenchmark.)
          */
-        int search(long iova) {
+        private int searchAmong(long iova, int from, int count) {
             long[] s = starts;
-            int n = s.length;
-            if (n == 0) {
-                return -1;
-            }
+            int n = count;
             // Invariant: if any start is <= iova, the greatest such is at base .. base + n - 1.
-            int base = 0;
+            int base = from;
             while (n > 1) {
                 int half = n >>> 1;
                 // above = 1 if s[base + half] > iova, unsigned: the borrow out of iova - start.
@@ -229,7 +300,7 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
 
     /**
      * The mapping holding {@code iova}, which must allow {@code access}. A cached mapping costs a
-     * binary search: no lock, no allocation. A miss asks the source, under the lock.
+     * hint or a short search: no lock, no allocation. A miss asks the source, under the lock.
      *
      * @throws IovaFault {@link IovaFault.Reason#UNMAPPED} if the source maps nothing there,
      *     {@link IovaFault.Reason#PERMISSION} if the mapping lacks the access

@@ -30,9 +30,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * between them. Each op translates the next of 4096 addresses drawn uniformly over all entries,
  * so a scan walks half the table on average and the branch predictor cannot learn the answer.
  *
- * <p>With 4 KiB entries the 4096 addresses fall in at most 256 pages, each with a hint slot of
- * its own: the hint path. With 1 MiB entries they fall in 4096 different pages sharing the
- * address space's hint slots, so most lookups miss the hint: the search path.
+ * <p>The address space keeps a hint per hint page, as large as the smallest cached mapping. With
+ * entries of one size ({@code 4}, {@code 1024}) each entry has a hint slot of its own: the hint
+ * path. {@code 1024+4} is 1 MiB entries and one 4 KiB entry, which shrinks hint pages to 4 KiB:
+ * the 4096 addresses then fall in 4096 different pages sharing the hint slots, so most lookups
+ * miss the hint and search: the search path.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -49,9 +51,9 @@ public class IotlbBenchmark {
     @Param({"1", "256"})
     public int entries;
 
-    /** The size of each entry, KiB. */
-    @Param({"4", "1024"})
-    public int entryKiB;
+    /** The size of each entry, KiB; {@code 1024+4}: the last entry is 4 KiB. */
+    @Param({"4", "1024", "1024+4"})
+    public String entryKiB;
 
     private Arena arena;
     private AddressSpace addressSpace;
@@ -62,13 +64,17 @@ public class IotlbBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
-        long size = entryKiB * 1024L;
+        boolean oneSmall = entryKiB.endsWith("+4");
+        long size = Long.parseLong(oneSmall ? entryKiB.substring(0, entryKiB.length() - 2) : entryKiB) * 1024;
         // Translation never touches the memory: every entry may show the same bytes.
         MemorySegment memory = arena.allocate(size, 4096);
         Mapping[] mappings = new Mapping[entries];
         for (int i = 0; i < entries; i++) {
             long start = BASE + 2 * size * i;
-            mappings[i] = new Mapping(start, start + size - 1, Access.READ_WRITE, memory);
+            boolean small = oneSmall && i == entries - 1;
+            mappings[i] = small
+                    ? new Mapping(start, start + 4095, Access.READ_WRITE, memory.asSlice(0, 4096))
+                    : new Mapping(start, start + size - 1, Access.READ_WRITE, memory);
         }
         addressSpace = new AddressSpace(new MappingSource() {
             @Override
@@ -91,7 +97,8 @@ public class IotlbBenchmark {
         Random random = new Random(42);
         addresses = new long[ADDRESSES];
         for (int i = 0; i < ADDRESSES; i++) {
-            addresses[i] = BASE + 2 * size * random.nextInt(entries) + random.nextLong(size);
+            Mapping m = mappings[random.nextInt(entries)];
+            addresses[i] = m.start() + random.nextLong(m.last() - m.start() + 1);
         }
     }
 

@@ -30,6 +30,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * pages back and completes the future this thread waits on. So an op is a round trip across
  * three threads; {@code -prof gc}'s B/op counts all of them, the driver's futures and byte
  * arrays included (see {@link BlockDeviceSideBenchmark} for the device side alone).
+ *
+ * <p>{@code device=ram} is the core tests' RAM handler, which copies through the chain's reader
+ * and writer; {@code device=blk-file} is vduse-blk's device over a tmpfs file, whose data moves
+ * with {@code preadv}/{@code pwritev} straight from the mapped buffers: its device-thread B/op is
+ * the reference device's own request path.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -49,6 +54,10 @@ public class SimulatedBlockBenchmark {
     @Param({"split", "packed"})
     public String layout;
 
+    /** {@code ram} or {@code blk-file} (see the class comment). */
+    @Param({"ram", "blk-file"})
+    public String device;
+
     private SimulatedBlockDevice blk;
     private List<byte[]> readRequest;
     private List<byte[]> writeRequest;
@@ -57,7 +66,7 @@ public class SimulatedBlockBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        blk = new SimulatedBlockDevice("bench-blk", layout.equals("packed"));
+        blk = new SimulatedBlockDevice("bench-blk", layout.equals("packed"), SimulatedBlockDevice.Kind.of(device));
         readRequest = List.of(header(VirtioBlk.T_IN, 8));
         writeRequest = List.of(header(VirtioBlk.T_OUT, 16), new byte[4096]);
     }
@@ -72,16 +81,16 @@ public class SimulatedBlockBenchmark {
     }
 
     @Benchmark
-    public int read4k(DeviceThreadAllocation device) throws Exception {
+    public int read4k(DeviceThreadAllocation deviceThreads) throws Exception {
         Completion c = blk.driver.submit(0, readRequest, READ_WRITABLE).get();
-        device.sample();
+        deviceThreads.sample();
         return c.usedLength();
     }
 
     @Benchmark
-    public int write4k(DeviceThreadAllocation device) throws Exception {
+    public int write4k(DeviceThreadAllocation deviceThreads) throws Exception {
         Completion c = blk.driver.submit(0, writeRequest, WRITE_WRITABLE).get();
-        device.sample();
+        deviceThreads.sample();
         return c.usedLength();
     }
 
@@ -91,7 +100,7 @@ public class SimulatedBlockBenchmark {
      */
     @Benchmark
     @OperationsPerInvocation(QUEUE_DEPTH)
-    public int read4kQd32(DeviceThreadAllocation device) throws Exception {
+    public int read4kQd32(DeviceThreadAllocation deviceThreads) throws Exception {
         for (int i = 0; i < QUEUE_DEPTH; i++) {
             inFlight[i] = blk.driver.submit(0, readRequest, READ_WRITABLE);
         }
@@ -100,7 +109,7 @@ public class SimulatedBlockBenchmark {
             sum += inFlight[i].get().usedLength();
             inFlight[i] = null;
         }
-        device.sample();
+        deviceThreads.sample();
         return sum;
     }
 }

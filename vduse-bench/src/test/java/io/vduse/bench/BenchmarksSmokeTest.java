@@ -96,18 +96,21 @@ class BenchmarksSmokeTest {
     @Test
     void simulatedBlockRequestsAndMessagesComplete() throws Exception {
         DeviceThreadAllocation device = new DeviceThreadAllocation();
-        SimulatedBlockBenchmark b = new SimulatedBlockBenchmark();
-        b.layout = "split";
-        b.setUp();
-        try {
-            device.startIteration();
-            for (int i = 0; i < 50; i++) {
-                assertThat(b.read4k(device)).isEqualTo(4097);
-                assertThat(b.write4k(device)).isEqualTo(1);
+        for (String kind : new String[] {"ram", "blk-file"}) {
+            SimulatedBlockBenchmark b = new SimulatedBlockBenchmark();
+            b.layout = "split";
+            b.device = kind;
+            b.setUp();
+            try {
+                device.startIteration();
+                for (int i = 0; i < 50; i++) {
+                    assertThat(b.read4k(device)).as(kind).isEqualTo(4097);
+                    assertThat(b.write4k(device)).as(kind).isEqualTo(1);
+                }
+                assertThat(b.read4kQd32(device)).as(kind).isEqualTo(32 * 4097);
+            } finally {
+                b.tearDown();
             }
-            assertThat(b.read4kQd32(device)).isEqualTo(32 * 4097);
-        } finally {
-            b.tearDown();
         }
         MessageBenchmark m = new MessageBenchmark();
         m.setUp();

@@ -18,13 +18,6 @@ class AppendToTest {
     private static final long EDGE = Rig.DATA + Rig.DATA_HALF;
     private static final long HEAP = 0x400000;
 
-    private static DescriptorChain popOne(Rig rig, long[] iovas, int[] lengths, int readable, int writable) {
-        assertThat(rig.driver.add(iovas, lengths, readable, writable)).isNotNegative();
-        DescriptorChain chain = rig.device.newChain();
-        assertThat(rig.device.pop(chain)).isTrue();
-        return chain;
-    }
-
     private static byte[] pattern(int n, int seed) {
         byte[] b = new byte[n];
         for (int i = 0; i < n; i++) {
@@ -56,7 +49,7 @@ class AppendToTest {
             rig.memory.copyIn(iovas[0], Arrays.copyOfRange(data, 0, 16));
             rig.memory.copyIn(iovas[1], Arrays.copyOfRange(data, 16, 316));
             rig.memory.copyIn(iovas[2], Arrays.copyOfRange(data, 316, 416));
-            DescriptorChain chain = popOne(rig, iovas, lengths, 3, 0);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 3, 0);
             ChainReader in = chain.reader();
             in.skip(16);
             IoVectors v = new IoVectors(8, 1);
@@ -77,7 +70,7 @@ class AppendToTest {
         try (Rig rig = new Rig(8, Rig.features(packed, false, false))) {
             long[] iovas = {Rig.DATA, EDGE - 4096, Rig.DATA + 4096};
             int[] lengths = {16, 8192, 1};
-            DescriptorChain chain = popOne(rig, iovas, lengths, 1, 2);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 1, 2);
             ChainWriter out = chain.writer();
             IoVectors v = new IoVectors(4, 4096);
             assertThat(out.appendTo(v, 8192)).isTrue();
@@ -110,7 +103,7 @@ class AppendToTest {
             rig.memory.copyIn(iovas[0], Arrays.copyOfRange(data, 0, 512));
             rig.memory.copyIn(iovas[1], Arrays.copyOfRange(data, 512, 1536));
             rig.memory.copyIn(iovas[2], Arrays.copyOfRange(data, 1536, 2048));
-            DescriptorChain chain = popOne(rig, iovas, lengths, 3, 0);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 3, 0);
             ChainReader in = chain.reader();
 
             IoVectors tooSmall = new IoVectors(2, 1);
@@ -139,7 +132,7 @@ class AppendToTest {
     void heapMemoryHasNoAddressAndIsRefused(boolean packed) {
         try (Rig rig = new Rig(8, Rig.features(packed, false, false))) {
             rig.memory.mapHeap(HEAP, 4096, Access.READ_WRITE);
-            DescriptorChain chain = popOne(rig, new long[] {Rig.DATA, HEAP}, new int[] {64, 64}, 1, 1);
+            DescriptorChain chain = rig.popOne(new long[] {Rig.DATA, HEAP}, new int[] {64, 64}, 1, 1);
             IoVectors v = new IoVectors(4, 1);
             assertThat(chain.writer().appendTo(v, 64)).isFalse();
             assertThat(v.count()).isZero();

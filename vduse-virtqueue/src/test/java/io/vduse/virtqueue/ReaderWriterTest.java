@@ -14,13 +14,6 @@ class ReaderWriterTest {
 
     private static final long EDGE = Rig.DATA + Rig.DATA_HALF;
 
-    private static DescriptorChain popOne(Rig rig, long[] iovas, int[] lengths, int readable, int writable) {
-        assertThat(rig.driver.add(iovas, lengths, readable, writable)).isNotNegative();
-        DescriptorChain chain = rig.device.newChain();
-        assertThat(rig.device.pop(chain)).isTrue();
-        return chain;
-    }
-
     private static byte[] counting(int n) {
         byte[] b = new byte[n];
         for (int i = 0; i < n; i++) {
@@ -39,7 +32,7 @@ class ReaderWriterTest {
             byte[] data = counting(24);
             rig.memory.copyIn(iovas[0], java.util.Arrays.copyOfRange(data, 0, 3));
             rig.memory.copyIn(iovas[1], java.util.Arrays.copyOfRange(data, 3, 24));
-            DescriptorChain chain = popOne(rig, iovas, lengths, 2, 0);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 2, 0);
             MemorySegment expected = MemorySegment.ofArray(data);
             ChainReader r = chain.reader();
             assertThat(r.remaining()).isEqualTo(24);
@@ -69,7 +62,7 @@ class ReaderWriterTest {
         try (Rig rig = new Rig(8, Rig.features(packed, false, true))) {
             long[] iovas = {Rig.DATA, EDGE - 2, Rig.DATA + 4096};
             int[] lengths = {1, 6, 16};
-            DescriptorChain chain = popOne(rig, iovas, lengths, 1, 2);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 1, 2);
             ChainWriter w = chain.writer();
             assertThat(chain.writableLength()).isEqualTo(22);
             w.writeIntLe(0x0403_0201);          // 2 bytes before the edge, 2 after
@@ -96,7 +89,7 @@ class ReaderWriterTest {
         try (Rig rig = new Rig(8, Rig.features(packed, false, false))) {
             long[] iovas = {Rig.DATA, Rig.DATA + 100, Rig.DATA + 200, Rig.DATA + 300};
             int[] lengths = {50, 50, 50, 50};
-            DescriptorChain chain = popOne(rig, iovas, lengths, 4, 0);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 4, 0);
             long before = rig.memory.lookups;
             MemorySegment sink = MemorySegment.ofArray(new byte[200]);
             chain.reader().read(sink, 0, 200);
@@ -112,7 +105,7 @@ class ReaderWriterTest {
             int[] lengths = {2, 0, 2};
             rig.memory.copyIn(Rig.DATA, new byte[] {1, 2});
             rig.memory.copyIn(Rig.DATA + 8, new byte[] {3, 4});
-            DescriptorChain chain = popOne(rig, iovas, lengths, 3, 0);
+            DescriptorChain chain = rig.popOne(iovas, lengths, 3, 0);
             assertThat(chain.bufferCount()).isEqualTo(3);
             // The empty buffer's address is never translated (it is unmapped).
             assertThat(chain.reader().readIntLe()).isEqualTo(MemorySegment.ofArray(new byte[] {1, 2, 3, 4})

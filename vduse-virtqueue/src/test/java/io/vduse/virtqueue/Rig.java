@@ -78,6 +78,18 @@ final class Rig implements AutoCloseable {
         device = DeviceQueue.create(memory, size, descIova, driverIova, deviceIova, features, state);
     }
 
+    /** Adds one chain of {@code iovas}/{@code lengths} on the driver side and pops it on the device side. */
+    DescriptorChain popOne(long[] iovas, int[] lengths, int readable, int writable) {
+        if (driver.add(iovas, lengths, readable, writable) < 0) {
+            throw new AssertionError("the driver ring is full");
+        }
+        DescriptorChain chain = device.newChain();
+        if (!device.pop(chain)) {
+            throw new AssertionError("the device found no chain");
+        }
+        return chain;
+    }
+
     MemorySegment raw(long iova, long length) {
         return memory.raw(iova, length);
     }

@@ -290,45 +290,43 @@ public final class Syscalls {
     /** {@code pread(2)}: reads at {@code offset} without moving the file position. */
     public static long pread(int fd, MemorySegment buffer, long length, long offset) throws ErrnoException {
         checkLength(buffer, length);
+        MemorySegment capture = Native.capture();
+        long n;
         try {
-            while (true) {
-                MemorySegment capture = Native.capture();
-                long n = (long) PREAD.invokeExact(capture, fd, buffer, length, offset);
-                if (n >= 0) {
-                    return n;
-                }
-                int errno = Native.errno(capture);
-                if (errno != EINTR) {
-                    throw new ErrnoException("pread fd " + fd, errno);
-                }
-            }
-        } catch (ErrnoException e) {
-            throw e;
+            n = (long) PREAD.invokeExact(capture, fd, buffer, length, offset);
         } catch (Throwable t) {
             throw unexpected(t);
         }
+        if (n >= 0) {
+            return n;
+        }
+        int errno = Native.errno(capture);
+        if (errno == EINTR) {
+            // A signal came before any byte moved: the same call again.
+            return pread(fd, buffer, length, offset);
+        }
+        throw new ErrnoException("pread fd " + fd, errno);
     }
 
     /** {@code pwrite(2)}: writes at {@code offset} without moving the file position. */
     public static long pwrite(int fd, MemorySegment buffer, long length, long offset) throws ErrnoException {
         checkLength(buffer, length);
+        MemorySegment capture = Native.capture();
+        long n;
         try {
-            while (true) {
-                MemorySegment capture = Native.capture();
-                long n = (long) PWRITE.invokeExact(capture, fd, buffer, length, offset);
-                if (n >= 0) {
-                    return n;
-                }
-                int errno = Native.errno(capture);
-                if (errno != EINTR) {
-                    throw new ErrnoException("pwrite fd " + fd, errno);
-                }
-            }
-        } catch (ErrnoException e) {
-            throw e;
+            n = (long) PWRITE.invokeExact(capture, fd, buffer, length, offset);
         } catch (Throwable t) {
             throw unexpected(t);
         }
+        if (n >= 0) {
+            return n;
+        }
+        int errno = Native.errno(capture);
+        if (errno == EINTR) {
+            // A signal came before any byte moved: the same call again.
+            return pwrite(fd, buffer, length, offset);
+        }
+        throw new ErrnoException("pwrite fd " + fd, errno);
     }
 
     /**
@@ -338,23 +336,22 @@ public final class Syscalls {
      */
     public static long preadv(int fd, MemorySegment iovecs, int count, long offset) throws ErrnoException {
         checkIovecs(iovecs, count);
+        MemorySegment capture = Native.capture();
+        long n;
         try {
-            while (true) {
-                MemorySegment capture = Native.capture();
-                long n = (long) PREADV.invokeExact(capture, fd, iovecs, count, offset);
-                if (n >= 0) {
-                    return n;
-                }
-                int errno = Native.errno(capture);
-                if (errno != EINTR) {
-                    throw new ErrnoException("preadv fd " + fd, errno);
-                }
-            }
-        } catch (ErrnoException e) {
-            throw e;
+            n = (long) PREADV.invokeExact(capture, fd, iovecs, count, offset);
         } catch (Throwable t) {
             throw unexpected(t);
         }
+        if (n >= 0) {
+            return n;
+        }
+        int errno = Native.errno(capture);
+        if (errno == EINTR) {
+            // A signal came before any byte moved: the same call again.
+            return preadv(fd, iovecs, count, offset);
+        }
+        throw new ErrnoException("preadv fd " + fd, errno);
     }
 
     /**
@@ -364,23 +361,22 @@ public final class Syscalls {
      */
     public static long pwritev(int fd, MemorySegment iovecs, int count, long offset) throws ErrnoException {
         checkIovecs(iovecs, count);
+        MemorySegment capture = Native.capture();
+        long n;
         try {
-            while (true) {
-                MemorySegment capture = Native.capture();
-                long n = (long) PWRITEV.invokeExact(capture, fd, iovecs, count, offset);
-                if (n >= 0) {
-                    return n;
-                }
-                int errno = Native.errno(capture);
-                if (errno != EINTR) {
-                    throw new ErrnoException("pwritev fd " + fd, errno);
-                }
-            }
-        } catch (ErrnoException e) {
-            throw e;
+            n = (long) PWRITEV.invokeExact(capture, fd, iovecs, count, offset);
         } catch (Throwable t) {
             throw unexpected(t);
         }
+        if (n >= 0) {
+            return n;
+        }
+        int errno = Native.errno(capture);
+        if (errno == EINTR) {
+            // A signal came before any byte moved: the same call again.
+            return pwritev(fd, iovecs, count, offset);
+        }
+        throw new ErrnoException("pwritev fd " + fd, errno);
     }
 
     /**

@@ -24,7 +24,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * is a plain field write of the constructor.
  *
  * <h2>Released mappings</h2>
- * An invalidated mapping leaves the snapshot first, then goes back to the source, which (per
+ * Memory goes away only in {@link #invalidate}, {@link #invalidateAll} and {@link #close}: the
+ * points where a device holds its queues between passes, so that no queue is using raw addresses
+ * of a mapping (I/O vectors handed to {@code preadv}) when it is unmapped. A mapping that a miss
+ * finds stale (overlapped by the source's fresh answer) leaves the snapshot at once but is
+ * released only at the next of those points, which the kernel's {@code VDUSE_UPDATE_IOTLB} for
+ * the changed range brings soon: another queue may be in the middle of a request on it.
+ *
+ * <p>An invalidated mapping leaves the snapshot first, then goes back to the source, which (per
  * the {@link MappingSource} contract) closes its shared arena before unmapping. A queue thread
  * that took the mapping from the old snapshot and touches it after that gets an
  * {@link IllegalStateException} from the memory access: the caller treats that like a fault
@@ -65,7 +72,8 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
         final Mapping[] resolved;
         /**
          * log2 of the hint page: the largest power of two no bigger than the smallest mapping,
-         * within 4 KiB to 1 GiB. A hint page then holds pieces of at most two mappings, so two
+         * within 4 KiB to 1 GiB. Where the smallest mapping is at least 4 KiB, a hint page then
+         * holds pieces of at most two mappings, so two
          * addresses of one page rarely need different hints, while large mappings (guest memory,
          * a bounce region) need few slots: 256 mappings of 1 MiB looked up at random hit their
          * hints as often as 256 pages do.
@@ -83,7 +91,8 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
         final int[] hints;
         /**
          * The search index: the span from the first start to the last last cut into equal
-         * buckets of 2^{@link #bucketShift} bytes, two to four per mapping; {@code firstHolder[b]}
+         * buckets of 2^{@link #bucketShift} bytes, two to four per mapping (at most 8192, and no
+         * smaller than a byte); {@code firstHolder[b]}
          * is the first mapping whose last is at or above bucket {@code b}'s start, and the
          * array ends with the mapping count. A mapping holding an address of bucket {@code b} is
          * one of {@code firstHolder[b]} to {@code firstHolder[b + 1]}: when the mappings are
@@ -292,6 +301,8 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
     private Snapshot snapshot = Snapshot.EMPTY;
     /** Guarded by {@link #lock}. */
     private boolean closed;
+    /** Stale mappings a miss displaced, to release at the next invalidation; guarded by {@link #lock}. */
+    private final List<Mapping> displaced = new ArrayList<>();
 
     /** Creates an empty cache over {@code source}. */
     public AddressSpace(MappingSource source) {
@@ -324,8 +335,9 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
 
     /**
      * Drops every cached mapping overlapping {@code [start, last]}, whole, and releases it to the
-     * source before returning; the next translation of those addresses asks the source again.
-     * What {@code VDUSE_UPDATE_IOTLB} asks of the device.
+     * source before returning, together with every mapping a miss displaced since the last
+     * invalidation; the next translation of those addresses asks the source again. What
+     * {@code VDUSE_UPDATE_IOTLB} asks of the device, with its queues held between passes.
      *
      * @throws IllegalArgumentException if {@code last} is below {@code start}
      * @throws RuntimeException the first failure of the source to release a mapping, after all
@@ -338,6 +350,8 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
         try {
             Snapshot current = (Snapshot) SNAPSHOT.get(this);
             publish(current.without(start, last, dropped));
+            dropped.addAll(displaced);
+            displaced.clear();
             // Only now, with no new translation able to find them, may they go away.
             releaseAll(dropped);
         } finally {
@@ -398,11 +412,10 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
                     ? new Mapping(resolved.start(), resolved.last(), Access.READ, resolved.memory().asReadOnly())
                     : resolved;
             // A cached mapping overlapping the new one is stale: the kernel changed that range
-            // and its UPDATE_IOTLB has not been handled yet. The fresh answer wins; the stale
-            // mapping goes now rather than when the message arrives.
-            List<Mapping> stale = new ArrayList<>();
-            publish(current.without(resolved.start(), resolved.last(), stale).with(handedOut, resolved));
-            releaseAll(stale);
+            // and its UPDATE_IOTLB has not been handled yet. The fresh answer wins, but the stale
+            // mapping stays mapped until the next invalidation: this thread is one queue, and
+            // another may be reading or writing it (with raw addresses, in a system call) now.
+            publish(current.without(resolved.start(), resolved.last(), displaced).with(handedOut, resolved));
             return handedOut;
         } finally {
             lock.unlock();

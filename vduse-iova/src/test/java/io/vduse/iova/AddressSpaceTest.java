@@ -182,7 +182,14 @@ class AddressSpaceTest {
         assertThat(fresh.start()).isEqualTo(0x2000);
         assertThat(space.cachedMappings()).containsExactly(fresh);
         assertThat(space.mapping(0x2000, Access.READ)).isSameAs(fresh);
+        // Another queue may still be in a request on the old memory: it stays mapped ...
+        assertThat(old.memory().get(ValueLayout.JAVA_BYTE, 0)).isEqualTo(patternAt(0x2000));
+        assertThat(source.releases).hasValue(0);
+        // ... until the next invalidation, whatever its range (the device holds its queues then).
+        space.invalidate(0x100000, 0x100fff);
+        assertThat(source.releases).hasValue(1);
         assertThatThrownBy(() -> old.memory().get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+        assertThat(space.cachedMappings()).containsExactly(fresh);
     }
 
     @Test

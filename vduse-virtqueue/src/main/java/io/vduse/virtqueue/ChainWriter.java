@@ -134,7 +134,8 @@ public final class ChainWriter {
      *
      * @throws IndexOutOfBoundsException if fewer than {@code length} bytes are left
      * @throws VirtqueueException if a buffer is not mapped with the access it needs (the queue
-     *     is failed, as for any access)
+     *     is failed, as for any access, and where this reader or writer and {@code vectors} then
+     *     stand is unspecified)
      */
     public boolean appendTo(IoVectors vectors, long length) {
         return cursor.appendTo(vectors, length);

@@ -287,6 +287,12 @@ public final class Syscalls {
         }
     }
 
+    // The positional I/O calls below make one bound call and, on EINTR, call themselves again
+    // rather than loop: with the loop, C2 did not inline the bound call whole, and the linker's
+    // errno-capture slice was allocated on every call (JFR; 40 B per request, see vduse-bench).
+    // Each retry needs a signal that interrupts a call before any byte moved; the JVM installs
+    // its handlers with SA_RESTART, which restarts such calls in the kernel instead.
+
     /** {@code pread(2)}: reads at {@code offset} without moving the file position. */
     public static long pread(int fd, MemorySegment buffer, long length, long offset) throws ErrnoException {
         checkLength(buffer, length);

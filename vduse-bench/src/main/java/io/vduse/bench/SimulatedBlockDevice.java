@@ -74,10 +74,21 @@ final class SimulatedBlockDevice implements AutoCloseable {
             Files.delete(file); // FileBackend creates it, at the size asked for
             backend = FileBackend.open(file, false, false, DISK_BYTES);
             ramDevice = null;
-            blkDevice = VirtioBlkDevice.start(BlkOptions.defaults(name).withQueues(1, QUEUE_SIZE).withPackedRing(packed),
-                    backend, kernel);
+            try {
+                blkDevice = VirtioBlkDevice.start(
+                        BlkOptions.defaults(name).withQueues(1, QUEUE_SIZE).withPackedRing(packed), backend, kernel);
+            } catch (Exception e) {
+                backend.close();
+                deleteQuietly(file);
+                throw e;
+            }
         }
-        driver = SimulatedDriver.attach(kernel, name, SimulatedDriver.Options.defaults().withQueueSize(QUEUE_SIZE));
+        try {
+            driver = SimulatedDriver.attach(kernel, name, SimulatedDriver.Options.defaults().withQueueSize(QUEUE_SIZE));
+        } catch (Exception e) {
+            closeDevice();
+            throw e;
+        }
     }
 
     private VduseDevice ramDevice(String name, boolean packed) throws Exception {
@@ -100,18 +111,22 @@ final class SimulatedBlockDevice implements AutoCloseable {
         try {
             driver.close();
         } finally {
-            try {
-                if (ramDevice != null) {
-                    ramDevice.close();
-                } else {
-                    blkDevice.close();
-                }
-            } finally {
-                arena.close();
-                if (backend != null) {
-                    backend.close();
-                    deleteQuietly(file);
-                }
+            closeDevice();
+        }
+    }
+
+    private void closeDevice() throws VduseException, IOException {
+        try {
+            if (ramDevice != null) {
+                ramDevice.close();
+            } else {
+                blkDevice.close();
+            }
+        } finally {
+            arena.close();
+            if (backend != null) {
+                backend.close();
+                deleteQuietly(file);
             }
         }
     }

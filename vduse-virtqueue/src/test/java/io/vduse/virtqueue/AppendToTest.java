@@ -29,13 +29,23 @@ class AppendToTest {
     /** The bytes the pieces of {@code v} describe, in order (read through their raw addresses). */
     private static byte[] gathered(Rig rig, IoVectors v) {
         byte[] out = new byte[(int) v.totalLength()];
+        copyPieces(rig, v, out, false);
+        return out;
+    }
+
+    /** Copies {@code bytes} into the pieces of {@code v} (toPieces), or the pieces into {@code bytes}. */
+    private static void copyPieces(Rig rig, IoVectors v, byte[] bytes, boolean toPieces) {
         int at = 0;
         for (int i = 0; i < v.count(); i++) {
-            MemorySegment piece = rig.memory.atAddress(v.address(i), v.length(i));
-            MemorySegment.copy(piece, ValueLayout.JAVA_BYTE, 0, out, at, (int) v.length(i));
-            at += (int) v.length(i);
+            int n = (int) v.length(i);
+            MemorySegment piece = rig.memory.atAddress(v.address(i), n);
+            if (toPieces) {
+                MemorySegment.copy(bytes, at, piece, ValueLayout.JAVA_BYTE, 0, n);
+            } else {
+                MemorySegment.copy(piece, ValueLayout.JAVA_BYTE, 0, bytes, at, n);
+            }
+            at += n;
         }
-        return out;
     }
 
     @ParameterizedTest(name = "packed={0}")
@@ -76,12 +86,7 @@ class AppendToTest {
             assertThat(out.appendTo(v, 8192)).isTrue();
             assertThat(v.count()).isEqualTo(2);
             byte[] data = pattern(8192, 3);
-            int at = 0;
-            for (int i = 0; i < v.count(); i++) {
-                MemorySegment piece = rig.memory.atAddress(v.address(i), v.length(i));
-                MemorySegment.copy(data, at, piece, ValueLayout.JAVA_BYTE, 0, (int) v.length(i));
-                at += (int) v.length(i);
-            }
+            copyPieces(rig, v, data, true);
             out.writeByte((byte) 0x5a);
             assertThat(out.bytesWritten()).isEqualTo(8193);
             assertThat(rig.memory.raw(EDGE - 4096, 4096).toArray(ValueLayout.JAVA_BYTE))

@@ -208,15 +208,18 @@ public final class VduseDevice implements AutoCloseable {
 
     /**
      * {@code VDUSE_UPDATE_IOTLB}: drops what is mapped in {@code [start, last]}. The workers are
-     * held between passes meanwhile, so that nothing reads memory being unmapped; then each ring
-     * is translated afresh, as its areas may have lived in the dropped mappings.
+     * held between passes meanwhile, so that nothing reads memory being unmapped; then, if any
+     * memory went away, each ring is translated afresh, as its areas may have lived in it. An
+     * update of a range the device never mapped leaves the rings alone.
      */
     void invalidate(long start, long last) {
         for (QueueWorker worker : workers) {
             worker.pausePasses();
         }
         try {
-            addressSpace.invalidate(start, last);
+            if (addressSpace.invalidate(start, last) == 0) {
+                return;
+            }
             for (int i = 0; i < workers.length; i++) {
                 VduseVqInfo ring = rings[i];
                 if (ring != null) {

@@ -339,11 +339,13 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
      * invalidation; the next translation of those addresses asks the source again. What
      * {@code VDUSE_UPDATE_IOTLB} asks of the device, with its queues held between passes.
      *
+     * @return how many mappings were released: 0 means that no memory went away, so what was
+     *     translated before (a ring's areas, say) is still good
      * @throws IllegalArgumentException if {@code last} is below {@code start}
      * @throws RuntimeException the first failure of the source to release a mapping, after all
      *     were tried (later failures are suppressed into it)
      */
-    public void invalidate(long start, long last) {
+    public int invalidate(long start, long last) {
         Ranges.checkRange(start, last);
         List<Mapping> dropped = new ArrayList<>();
         lock.lock();
@@ -354,14 +356,19 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
             displaced.clear();
             // Only now, with no new translation able to find them, may they go away.
             releaseAll(dropped);
+            return dropped.size();
         } finally {
             lock.unlock();
         }
     }
 
-    /** Drops and releases every cached mapping, as {@code invalidate(0, 2^64 - 1)}. */
-    public void invalidateAll() {
-        invalidate(0, -1L);
+    /**
+     * Drops and releases every cached mapping, as {@code invalidate(0, 2^64 - 1)}.
+     *
+     * @return how many mappings were released
+     */
+    public int invalidateAll() {
+        return invalidate(0, -1L);
     }
 
     /** The cached mappings in address order, as handed out; a copy, for diagnostics and tests. */

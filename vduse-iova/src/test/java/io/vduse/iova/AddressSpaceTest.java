@@ -158,7 +158,7 @@ class AddressSpaceTest {
         Mapping b = space.mapping(0x2000, Access.READ);
         Mapping c = space.mapping(0x2800, Access.READ);
 
-        space.invalidate(0x1fff, 0x2000);
+        assertThat(space.invalidate(0x1fff, 0x2000)).as("released").isEqualTo(2);
 
         assertThat(source.releases).hasValue(2);
         assertThat(space.cachedMappings()).containsExactly(c);
@@ -168,6 +168,8 @@ class AddressSpaceTest {
         // The next translation asks the source again.
         assertThat(space.mapping(0x1000, Access.READ)).isNotSameAs(a);
         assertThat(source.resolves).hasValue(4);
+        assertThat(space.invalidate(0x100000, 0x1fffff)).as("nothing mapped there").isZero();
+        assertThat(source.releases).hasValue(2);
         assertThatThrownBy(() -> space.invalidate(2, 1)).isInstanceOf(IllegalArgumentException.class);
     }
 
@@ -186,7 +188,7 @@ class AddressSpaceTest {
         assertThat(old.memory().get(ValueLayout.JAVA_BYTE, 0)).isEqualTo(patternAt(0x2000));
         assertThat(source.releases).hasValue(0);
         // ... until the next invalidation, whatever its range (the device holds its queues then).
-        space.invalidate(0x100000, 0x100fff);
+        assertThat(space.invalidate(0x100000, 0x100fff)).as("the displaced mapping").isEqualTo(1);
         assertThat(source.releases).hasValue(1);
         assertThatThrownBy(() -> old.memory().get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
         assertThat(space.cachedMappings()).containsExactly(fresh);

@@ -100,6 +100,9 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
          */
         final int[] firstHolder;
         final int bucketShift;
+        /** The first start, and the bytes from it to the last last, unsigned: the indexed span. */
+        final long base;
+        final long span;
 
         Snapshot(long[] starts, long[] lasts, Mapping[] mappings, Mapping[] resolved) {
             this.starts = starts;
@@ -119,10 +122,13 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
             int n = starts.length;
             if (n == 0) {
                 this.bucketShift = 0;
+                this.base = 0;
+                this.span = 0;
                 this.firstHolder = new int[] {0};
                 return;
             }
-            long span = lasts[n - 1] - starts[0]; // unsigned, up to 2^64 - 1
+            this.base = starts[0];
+            this.span = lasts[n - 1] - base; // unsigned, up to 2^64 - 1
             int buckets = Math.min(MAX_BUCKETS, Integer.highestOneBit(2 * n) * 2);
             int shift = 0;
             while (Long.compareUnsigned(span >>> shift, buckets) >= 0) {
@@ -133,7 +139,7 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
             this.firstHolder = new int[used + 1];
             int i = 0;
             for (int b = 0; b < used; b++) {
-                long bucketStart = starts[0] + ((long) b << shift);
+                long bucketStart = base + ((long) b << shift);
                 while (i < n && Long.compareUnsigned(lasts[i], bucketStart) < 0) {
                     i++;
                 }
@@ -167,9 +173,9 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
          */
         int search(long iova) {
             int n = starts.length;
-            long offset = iova - (n == 0 ? 0 : starts[0]);
+            long offset = iova - base;
             // Below the first start wraps to above the span too.
-            if (n == 0 || Long.compareUnsigned(offset, lasts[n - 1] - starts[0]) > 0) {
+            if (n == 0 || Long.compareUnsigned(offset, span) > 0) {
                 return -1;
             }
             int bucket = (int) (offset >>> bucketShift);

@@ -43,6 +43,23 @@ public final class Vduse {
     public static final int REQ_UPDATE_IOTLB = 2;
     /** {@code VDUSE_SET_VQ_GROUP_ASID} (API v1): a virtqueue group moves to an address space. */
     public static final int REQ_SET_VQ_GROUP_ASID = 3;
+    /** {@code VDUSE_SET_VQ_READY} (with {@link #F_QUEUE_READY}): the driver enabled or disabled a queue. */
+    public static final int REQ_SET_VQ_READY = 4;
+    /** {@code VDUSE_SUSPEND} (with {@link #F_SUSPEND}): stop processing the queues; no resume follows. */
+    public static final int REQ_SUSPEND = 5;
+
+    /**
+     * {@code VDUSE_F_QUEUE_READY}: bit number of the VDUSE feature (not a virtio feature) under
+     * which the kernel tells the device of every {@code set_vq_ready} with
+     * {@link #REQ_SET_VQ_READY} and waits for the answer. Linux 7.3 and later.
+     */
+    public static final int F_QUEUE_READY = 0;
+    /**
+     * {@code VDUSE_F_SUSPEND}: bit number of the VDUSE feature under which the device can be
+     * suspended ({@link #REQ_SUSPEND}); after an OK answer the kernel drops kicks and interrupts
+     * until the next reset. Linux 7.3 and later.
+     */
+    public static final int F_SUSPEND = 1;
 
     /**
      * Largest config space {@code VDUSE_CREATE_DEV} accepts: {@code PAGE_SIZE}, 4096 on x86-64
@@ -53,8 +70,10 @@ public final class Vduse {
     public static final int VQ_ALIGN_MAX = 4096;
     /** Largest {@code vq_num} {@code VDUSE_CREATE_DEV} accepts. */
     public static final int VQ_NUM_MAX = 0xffff;
-    /** Largest {@code ngroups} and {@code nas} (API v1). */
+    /** Largest {@code ngroups} (API v1): {@code VDUSE_DEV_MAX_GROUPS}. */
     public static final int GROUPS_MAX = 0xffff;
+    /** Largest {@code nas} (API v1): {@code VDUSE_DEV_MAX_AS}. */
+    public static final int ADDRESS_SPACES_MAX = 0xffff;
 
     /** The default {@code msg_timeout} of the kernel, in seconds, before a device is broken. */
     public static final int DEFAULT_MSG_TIMEOUT_SECONDS = 30;

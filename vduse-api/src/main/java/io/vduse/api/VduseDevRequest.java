@@ -15,7 +15,8 @@ import java.lang.foreign.UnionLayout;
  * {@code /dev/vduse/$NAME} returns it. {@link VduseRequest} is its decoded form.
  *
  * <pre>
- *   0 u32 type          VDUSE_GET_VQ_STATE, _SET_STATUS, _UPDATE_IOTLB, _SET_VQ_GROUP_ASID
+ *   0 u32 type          VDUSE_GET_VQ_STATE, _SET_STATUS, _UPDATE_IOTLB, _SET_VQ_GROUP_ASID,
+ *                       _SET_VQ_READY, _SUSPEND (no payload)
  *   4 u32 request_id    to be echoed in the response
  *   8 u32 reserved[4]
  *  24 union, 128 bytes:
@@ -24,6 +25,7 @@ import java.lang.foreign.UnionLayout;
  *     iova           { u64 start; u64 last; }                      UPDATE_IOTLB
  *     iova_v2        { u64 start; u64 last; u32 asid; }            UPDATE_IOTLB, API v1
  *     vq_group_asid  { u32 group; u32 asid; }                      SET_VQ_GROUP_ASID, API v1
+ *     vq_ready       { u32 num; u32 ready; }                       SET_VQ_READY, VDUSE_F_QUEUE_READY
  *     u32 padding[32]
  * </pre>
  */
@@ -37,6 +39,7 @@ public final class VduseDevRequest {
             MemoryLayout.structLayout(U64.withName("start"), U64.withName("last"), U32.withName("asid"),
                     MemoryLayout.paddingLayout(4)).withName("iova_v2"),
             MemoryLayout.structLayout(U32.withName("group"), U32.withName("asid")).withName("vq_group_asid"),
+            MemoryLayout.structLayout(U32.withName("num"), U32.withName("ready")).withName("vq_ready"),
             MemoryLayout.sequenceLayout(32, U32).withName("padding"));
 
     /** The struct, 152 bytes. */
@@ -82,6 +85,13 @@ public final class VduseDevRequest {
     /** Offset of {@code vq_group_asid.asid}. */
     public static final long GROUP_ASID_ASID =
             LAYOUT.byteOffset(groupElement("payload"), groupElement("vq_group_asid"), groupElement("asid"));
+
+    /** Offset of {@code vq_ready.num}. */
+    public static final long VQ_READY_NUM =
+            LAYOUT.byteOffset(groupElement("payload"), groupElement("vq_ready"), groupElement("num"));
+    /** Offset of {@code vq_ready.ready}. */
+    public static final long VQ_READY_READY =
+            LAYOUT.byteOffset(groupElement("payload"), groupElement("vq_ready"), groupElement("ready"));
 
     private VduseDevRequest() {}
 

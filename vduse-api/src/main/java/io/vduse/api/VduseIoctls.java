@@ -10,8 +10,8 @@ import java.util.List;
 /**
  * Every ioctl of {@code include/uapi/linux/vduse.h}, its number derived from its argument layout.
  *
- * <p>Control device ({@code /dev/vduse/control}): the API version calls, {@link #CREATE_DEV} and
- * {@link #DESTROY_DEV}. Every other ioctl goes to the device ({@code /dev/vduse/$NAME}).
+ * <p>Control device ({@code /dev/vduse/control}): the API version calls, the VDUSE feature
+ * calls, {@link #CREATE_DEV} and {@link #DESTROY_DEV}. Every other ioctl goes to the device ({@code /dev/vduse/$NAME}).
  */
 public final class VduseIoctls {
 
@@ -25,6 +25,19 @@ public final class VduseIoctls {
     /** {@code VDUSE_DESTROY_DEV}: {@code _IOW(0x81, 0x03, char[VDUSE_NAME_MAX])}. */
     public static final Ioctl DESTROY_DEV = Ioctl.write("VDUSE_DESTROY_DEV", Vduse.BASE, 0x03,
             MemoryLayout.sequenceLayout(Vduse.NAME_MAX, U8));
+
+    /**
+     * {@code VDUSE_GET_FEATURES}: {@code _IOR(0x81, 0x04, __u64)}, the VDUSE features this kernel
+     * offers (bits {@link Vduse#F_QUEUE_READY}, {@link Vduse#F_SUSPEND}). Linux 7.3 and later;
+     * older kernels refuse it with {@code EINVAL}.
+     */
+    public static final Ioctl GET_FEATURES = Ioctl.read("VDUSE_GET_FEATURES", Vduse.BASE, 0x04, U64);
+    /**
+     * {@code VDUSE_SET_FEATURES}: {@code _IOW(0x81, 0x05, __u64)}, the VDUSE features a device
+     * created later on this control file uses; a subset of {@link #GET_FEATURES}, else
+     * {@code EINVAL}.
+     */
+    public static final Ioctl SET_FEATURES = Ioctl.write("VDUSE_SET_FEATURES", Vduse.BASE, 0x05, U64);
 
     /** {@code VDUSE_IOTLB_GET_FD}: {@code _IOWR(0x81, 0x10, struct vduse_iotlb_entry)}; returns an fd. */
     public static final Ioctl IOTLB_GET_FD =
@@ -61,7 +74,7 @@ public final class VduseIoctls {
 
     /** All of them, in header order. */
     public static final List<Ioctl> ALL = List.of(
-            GET_API_VERSION, SET_API_VERSION, CREATE_DEV, DESTROY_DEV,
+            GET_API_VERSION, SET_API_VERSION, CREATE_DEV, DESTROY_DEV, GET_FEATURES, SET_FEATURES,
             IOTLB_GET_FD, DEV_GET_FEATURES, DEV_SET_CONFIG, DEV_INJECT_CONFIG_IRQ,
             VQ_SETUP, VQ_GET_INFO, VQ_SETUP_KICKFD, VQ_INJECT_IRQ,
             IOTLB_REG_UMEM, IOTLB_DEREG_UMEM, IOTLB_GET_INFO, IOTLB_GET_FD2);

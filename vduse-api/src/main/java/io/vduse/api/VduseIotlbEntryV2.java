@@ -15,20 +15,23 @@ import java.util.Objects;
  * <pre>
  *  0 struct vduse_iotlb_entry v1    32 bytes
  * 32 u32    asid
- * 36 u32    reserved[12]            zero
+ * 36 u32    reserved[11]            zero
  * </pre>
+ *
+ * <p>80 bytes, as Linux 7.3's header has it (checked by compiling against it); the mainline
+ * table this project started from said {@code reserved[12]} and 88 bytes, which would make
+ * {@code VDUSE_IOTLB_GET_FD2} a number the kernel does not know.
  *
  * @param entry the original entry's fields
  * @param asid address space id, below the device's {@code nas}
  */
 public record VduseIotlbEntryV2(VduseIotlbEntry entry, int asid) {
 
-    /** The struct, 88 bytes with its tail padding. */
+    /** The struct, 80 bytes. */
     public static final StructLayout LAYOUT = MemoryLayout.structLayout(
             VduseIotlbEntry.LAYOUT.withName("v1"),
             U32.withName("asid"),
-            MemoryLayout.sequenceLayout(12, U32).withName("reserved"),
-            MemoryLayout.paddingLayout(4))
+            MemoryLayout.sequenceLayout(11, U32).withName("reserved"))
             .withName("vduse_iotlb_entry_v2");
 
     /** Offset of {@code v1}. */

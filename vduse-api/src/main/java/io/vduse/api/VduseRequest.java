@@ -51,6 +51,10 @@ public sealed interface VduseRequest {
             case Vduse.REQ_SET_VQ_GROUP_ASID -> new SetVqGroupAsid(id,
                     segment.get(U32, VduseDevRequest.GROUP_ASID_GROUP),
                     segment.get(U32, VduseDevRequest.GROUP_ASID_ASID));
+            case Vduse.REQ_SET_VQ_READY -> new SetVqReady(id,
+                    segment.get(U32, VduseDevRequest.VQ_READY_NUM),
+                    segment.get(U32, VduseDevRequest.VQ_READY_READY) != 0);
+            case Vduse.REQ_SUSPEND -> new Suspend(id);
             default -> new Unknown(id, type);
         };
     }
@@ -124,6 +128,39 @@ public sealed interface VduseRequest {
             MemorySegment s = header(segment, Vduse.REQ_SET_VQ_GROUP_ASID, requestId);
             s.set(U32, VduseDevRequest.GROUP_ASID_GROUP, group);
             s.set(U32, VduseDevRequest.GROUP_ASID_ASID, asid);
+        }
+    }
+
+    /**
+     * {@code VDUSE_SET_VQ_READY} (sent only to a device created with {@link Vduse#F_QUEUE_READY}):
+     * the driver enabled or disabled a virtqueue. The kernel changes the queue's ready state only
+     * after an OK answer, and breaks the device on a FAILED one.
+     *
+     * @param requestId id to echo
+     * @param vqIndex the virtqueue; unchecked, may be out of range
+     * @param ready whether the queue is now enabled (any non-zero {@code ready} word)
+     */
+    record SetVqReady(int requestId, int vqIndex, boolean ready) implements VduseRequest {
+        @Override
+        public void encode(MemorySegment segment, long apiVersion) {
+            MemorySegment s = header(segment, Vduse.REQ_SET_VQ_READY, requestId);
+            s.set(U32, VduseDevRequest.VQ_READY_NUM, vqIndex);
+            s.set(U32, VduseDevRequest.VQ_READY_READY, ready ? 1 : 0);
+        }
+    }
+
+    /**
+     * {@code VDUSE_SUSPEND} (sent only to a device created with {@link Vduse#F_SUSPEND}): stop
+     * taking chains from every queue. After an OK answer the kernel drops kicks and interrupt
+     * injections until the driver resets the device; there is no resume message. The queue
+     * states reported afterwards ({@code GET_VQ_STATE}) must be exact.
+     *
+     * @param requestId id to echo
+     */
+    record Suspend(int requestId) implements VduseRequest {
+        @Override
+        public void encode(MemorySegment segment, long apiVersion) {
+            header(segment, Vduse.REQ_SUSPEND, requestId);
         }
     }
 

@@ -38,12 +38,24 @@ final class HeaderProbe {
     }
 
     /**
-     * Evaluates the probes.
+     * Evaluates the probes against the machine's own headers.
      *
      * @return key to value, for each probe whose guard is defined
      */
     static Map<String, Long> run(Path compiler, List<String> includes, List<Probe> probes, Path workDir)
             throws IOException, InterruptedException {
+        return run(compiler, null, includes, probes, workDir);
+    }
+
+    /**
+     * Evaluates the probes against the uapi headers unpacked under {@code headerRoot} (the
+     * {@code usr/include} of a {@code linux-libc-dev} package), searched before the machine's.
+     *
+     * @param headerRoot null for the machine's headers alone
+     * @return key to value, for each probe whose guard is defined
+     */
+    static Map<String, Long> run(Path compiler, Path headerRoot, List<String> includes, List<Probe> probes,
+            Path workDir) throws IOException, InterruptedException {
         StringBuilder c = new StringBuilder();
         c.append("#include <sys/ioctl.h>\n#include <stddef.h>\n#include <stdio.h>\n");
         includes.forEach(h -> c.append("#include <").append(h).append(">\n"));
@@ -63,8 +75,14 @@ final class HeaderProbe {
         Path source = workDir.resolve("probe.c");
         Path binary = workDir.resolve("probe");
         Files.writeString(source, c);
-        String compileOutput = exec(List.of(compiler.toString(), "-Wall", "-Werror", "-o", binary.toString(),
-                source.toString()), "compiling the header probe");
+        List<String> command = new java.util.ArrayList<>(List.of(compiler.toString(), "-Wall", "-Werror"));
+        if (headerRoot != null) {
+            // The package's own asm/ directory goes with its linux/ one: both before the machine's.
+            command.addAll(List.of("-isystem", headerRoot.toString(),
+                    "-isystem", headerRoot.resolve("x86_64-linux-gnu").toString()));
+        }
+        command.addAll(List.of("-o", binary.toString(), source.toString()));
+        String compileOutput = exec(command, "compiling the header probe");
         if (!Files.isExecutable(binary)) {
             throw new IllegalStateException("the header probe did not compile:\n" + compileOutput);
         }

@@ -10,11 +10,13 @@ import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.api.virtio.VirtioBlkConfig;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.api.virtio.VirtioStatus;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,6 +42,13 @@ class HeaderProbeTest {
         expect(cExpression, cExpression, "VDUSE_API_VERSION_1", javaValue);
     }
 
+    /** What a header with the VDUSE features of Linux 7.3 defines; older ones lack it. */
+    private static final String FEATURES_GUARD = "VDUSE_F_QUEUE_READY";
+
+    private void expectFeatures(String cExpression, long javaValue) {
+        expect(cExpression, cExpression, FEATURES_GUARD, javaValue);
+    }
+
     private void expect(String key, String cExpression, String guard, long javaValue) {
         String k = key.replaceAll("[^A-Za-z0-9_]+", "_");
         probes.put(k, new Probe(k, cExpression, guard));
@@ -62,9 +71,15 @@ class HeaderProbeTest {
         expect("VDUSE_SET_STATUS", Vduse.REQ_SET_STATUS);
         expect("VDUSE_UPDATE_IOTLB", Vduse.REQ_UPDATE_IOTLB);
         expectV1("VDUSE_SET_VQ_GROUP_ASID", Vduse.REQ_SET_VQ_GROUP_ASID);
+        expectFeatures("VDUSE_SET_VQ_READY", Vduse.REQ_SET_VQ_READY);
+        expectFeatures("VDUSE_SUSPEND", Vduse.REQ_SUSPEND);
+        expectFeatures("VDUSE_F_QUEUE_READY", Vduse.F_QUEUE_READY);
+        expectFeatures("VDUSE_F_SUSPEND", Vduse.F_SUSPEND);
 
         for (Ioctl ioctl : VduseIoctls.ALL) {
-            String guard = ioctl == VduseIoctls.IOTLB_GET_FD2 ? "VDUSE_API_VERSION_1" : null;
+            String guard = ioctl == VduseIoctls.IOTLB_GET_FD2 ? "VDUSE_API_VERSION_1"
+                    : ioctl == VduseIoctls.GET_FEATURES || ioctl == VduseIoctls.SET_FEATURES ? FEATURES_GUARD
+                    : null;
             expect(ioctl.name(), ioctl.name(), guard, ioctl.request());
         }
 
@@ -151,6 +166,8 @@ class HeaderProbeTest {
         expectV1("offsetof(" + rq + ", iova_v2.asid)", VduseDevRequest.IOVA_ASID);
         expectV1("offsetof(" + rq + ", vq_group_asid.group)", VduseDevRequest.GROUP_ASID_GROUP);
         expectV1("offsetof(" + rq + ", vq_group_asid.asid)", VduseDevRequest.GROUP_ASID_ASID);
+        expectFeatures("offsetof(" + rq + ", vq_ready.num)", VduseDevRequest.VQ_READY_NUM);
+        expectFeatures("offsetof(" + rq + ", vq_ready.ready)", VduseDevRequest.VQ_READY_READY);
 
         String rs = "struct vduse_dev_response";
         expect("sizeof(" + rs + ")", VduseResponse.SIZE);
@@ -279,6 +296,39 @@ class HeaderProbeTest {
 
     @Test
     void everySizeOffsetNumberAndConstantMatchesTheMachineHeaders(@TempDir Path work) throws Exception {
+        Map<String, Long> header = probe(null, work);
+        // Every unguarded probe must have been printed: a missing one means the C program is wrong.
+        List<String> unguarded = probes.values().stream().filter(p -> p.guard() == null).map(Probe::key).toList();
+        assertThat(header.keySet()).containsAll(unguarded);
+        assertMatches(header);
+    }
+
+    /**
+     * The same against the newest kernel's uapi headers (Linux 7.3's {@code linux-libc-dev},
+     * unpacked by {@code vduse-it/guest/fetch-kernel --series 7.3} into the directory the
+     * {@code vduse.uapi.headers} property names), where every guarded probe (API v1, the VDUSE
+     * features) must be defined: so those parts are checked by a compiler too, not only by
+     * {@link ReferenceTableTest}. Skipped without those headers unless {@code vduse.uapi.required}.
+     */
+    @Test
+    void everyProbeMatchesTheNewestKernelHeaders(@TempDir Path work) throws Exception {
+        String property = System.getProperty("vduse.uapi.headers", "");
+        Path root = property.isBlank() ? null : Path.of(property);
+        boolean present = root != null && Files.isRegularFile(root.resolve("linux/vduse.h"));
+        if (!present && Boolean.getBoolean("vduse.uapi.required")) {
+            fail("no uapi headers at vduse.uapi.headers=" + property + " (linux/vduse.h): fetch them with "
+                    + "vduse-it/guest/fetch-kernel --series 7.3");
+        }
+        Assumptions.assumeTrue(present, "no newer uapi headers at vduse.uapi.headers=" + property
+                + "; vduse-it/guest/fetch-kernel --series 7.3 fetches them");
+        Map<String, Long> header = probe(root, work);
+        assertThat(header.keySet()).as("probes the newest header defines")
+                .containsAll(probes.values().stream().filter(p -> p.guard() == null || !p.guard().startsWith("!"))
+                        .map(Probe::key).toList());
+        assertMatches(header);
+    }
+
+    private Map<String, Long> probe(Path headerRoot, Path work) throws Exception {
         Path compiler = HeaderProbe.compiler().orElse(null);
         if (compiler == null) {
             fail("no C compiler (cc or gcc) on the PATH: this test compiles a probe against the kernel "
@@ -287,23 +337,20 @@ class HeaderProbeTest {
         vduse();
         virtio();
         virtioBlk();
-
-        Map<String, Long> header = HeaderProbe.run(compiler,
+        return HeaderProbe.run(compiler, headerRoot,
                 List.of("linux/vduse.h", "linux/virtio_blk.h", "linux/virtio_ring.h", "linux/virtio_config.h",
                         "linux/virtio_ids.h"),
                 new ArrayList<>(probes.values()), work);
+    }
 
-        // Every unguarded probe must have been printed: a missing one means the C program is wrong.
-        List<String> unguarded = probes.values().stream().filter(p -> p.guard() == null).map(Probe::key).toList();
-        assertThat(header.keySet()).containsAll(unguarded);
-
+    private void assertMatches(Map<String, Long> header) {
         List<String> mismatches = new ArrayList<>();
         header.forEach((key, value) -> {
             if (!value.equals(ours.get(key))) {
                 mismatches.add("%s: header 0x%x, ours 0x%x".formatted(key, value, ours.get(key)));
             }
         });
-        assertThat(mismatches).as("values that differ from the machine's headers").isEmpty();
+        assertThat(mismatches).as("values that differ from the headers").isEmpty();
         assertThat(header).hasSizeGreaterThan(150);
     }
 }

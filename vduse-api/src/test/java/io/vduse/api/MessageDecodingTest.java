@@ -61,6 +61,23 @@ class MessageDecodingTest {
     }
 
     @Test
+    void setVqReadyTakesAnyNonZeroWordAsReady() {
+        ByteBuffer b = message(4, 46);
+        b.putInt(24, 3);
+        b.putInt(28, 0x100);
+        assertThat(VduseRequest.decode(segment(b), 0)).isEqualTo(new VduseRequest.SetVqReady(46, 3, true));
+        b.putInt(28, 0);
+        assertThat(VduseRequest.decode(segment(b), 1)).isEqualTo(new VduseRequest.SetVqReady(46, 3, false));
+    }
+
+    @Test
+    void suspendHasNoPayload() {
+        ByteBuffer b = message(5, 47);
+        b.putInt(24, 0x5555);
+        assertThat(VduseRequest.decode(segment(b), 1)).isEqualTo(new VduseRequest.Suspend(47));
+    }
+
+    @Test
     void unknownTypeDecodesToSomethingToAnswerWithFailed() {
         ByteBuffer b = message(0x7fff_0001, 45);
         VduseRequest request = VduseRequest.decode(segment(b), 0);

@@ -81,7 +81,7 @@ class StructRoundTripTest {
                 MemorySegment s2 = dirty(arena, VduseIotlbEntryV2.LAYOUT.byteSize());
                 v2.writeTo(s2);
                 assertThat(VduseIotlbEntryV2.readFrom(s2)).isEqualTo(v2);
-                assertThat(s2.asSlice(VduseIotlbEntryV2.RESERVED, 48).toArray(Layouts.U8)).containsOnly(0);
+                assertThat(s2.asSlice(VduseIotlbEntryV2.RESERVED, 44).toArray(Layouts.U8)).containsOnly(0);
             }
         }
     }
@@ -152,13 +152,15 @@ class StructRoundTripTest {
             for (int i = 0; i < ROUNDS; i++) {
                 long api = random.nextBoolean() ? Vduse.API_VERSION_1 : Vduse.API_VERSION_0;
                 int id = random.nextInt();
-                VduseRequest request = switch (random.nextInt(5)) {
+                VduseRequest request = switch (random.nextInt(7)) {
                     case 0 -> new VduseRequest.GetVqState(id, random.nextInt());
                     case 1 -> new VduseRequest.SetStatus(id, random.nextInt(256));
                     case 2 -> new VduseRequest.UpdateIotlb(id, random.nextLong(), random.nextLong(),
                             api == Vduse.API_VERSION_1 ? random.nextInt() : 0);
                     case 3 -> new VduseRequest.SetVqGroupAsid(id, random.nextInt(), random.nextInt());
-                    default -> new VduseRequest.Unknown(id, 4 + random.nextInt(1000));
+                    case 4 -> new VduseRequest.SetVqReady(id, random.nextInt(), random.nextBoolean());
+                    case 5 -> new VduseRequest.Suspend(id);
+                    default -> new VduseRequest.Unknown(id, 6 + random.nextInt(1000));
                 };
                 MemorySegment s = dirty(arena, VduseDevRequest.SIZE);
                 request.encode(s, api);

@@ -48,7 +48,7 @@ final class SimulatedBlockDevice implements AutoCloseable {
     private static final int QUEUE_SIZE = 256;
 
     final Arena arena = Arena.ofShared();
-    final SimulatedKernel kernel = new SimulatedKernel(Vduse.API_VERSION_0, Duration.ofSeconds(30));
+    final SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofSeconds(30));
     final SimulatedDriver driver;
     /** The device of {@link Kind#RAM}, else null. */
     private final VduseDevice ramDevice;

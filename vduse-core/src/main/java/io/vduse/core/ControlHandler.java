@@ -33,13 +33,23 @@ final class ControlHandler implements MessageLoop.Handler {
                 }
                 yield VduseResponse.vqState(g.requestId(), g.vqIndex(), state);
             }
-            case VduseRequest.UpdateIotlb u -> {
-                device.invalidate(u.start(), u.last());
-                yield VduseResponse.ok(u.requestId());
+            case VduseRequest.UpdateIotlb u -> device.invalidate(u.asid(), u.start(), u.last())
+                    ? VduseResponse.ok(u.requestId())
+                    : VduseResponse.failed(u.requestId());
+            case VduseRequest.SetVqGroupAsid a -> device.onGroupAsid(a.group(), a.asid())
+                    ? VduseResponse.ok(a.requestId())
+                    : VduseResponse.failed(a.requestId());
+            case VduseRequest.SetVqReady r -> {
+                if (!device.onQueueReady(r.vqIndex(), r.ready())) {
+                    LOG.log(Level.WARNING, "{0}: SET_VQ_READY for queue {1}, which does not exist",
+                            device.name(), r.vqIndex());
+                    yield VduseResponse.failed(r.requestId());
+                }
+                yield VduseResponse.ok(r.requestId());
             }
-            case VduseRequest.SetVqGroupAsid a -> {
-                // One address space is all this device uses; moving a group elsewhere is refused.
-                yield a.asid() == 0 ? VduseResponse.ok(a.requestId()) : VduseResponse.failed(a.requestId());
+            case VduseRequest.Suspend p -> {
+                device.onSuspend();
+                yield VduseResponse.ok(p.requestId());
             }
             case VduseRequest.Unknown u -> VduseResponse.failed(u.requestId());
         };

@@ -11,6 +11,7 @@ import io.vduse.api.VduseVqInfo;
 import io.vduse.api.VqState;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.api.virtio.VirtioStatus;
+import io.vduse.core.internal.CreateDevRules;
 import io.vduse.core.internal.IotlbMappingSource;
 import io.vduse.core.internal.MessageLoop;
 import io.vduse.core.internal.QueueWorker;
@@ -45,15 +46,29 @@ public final class VduseDevice implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(VduseDevice.class.getName());
 
+    /** The VDUSE features the SDK handles: {@code SET_VQ_READY} and {@code SUSPEND} messages. */
+    static final long SUPPORTED_VDUSE_FEATURES = (1L << Vduse.F_QUEUE_READY) | (1L << Vduse.F_SUSPEND);
+
     private final Builder spec;
     private final VduseKernel kernel;
     private final long apiVersion;
+    /** The VDUSE features set on the control file before {@code CREATE_DEV}. */
+    private final long vduseFeatures;
     private final VduseFile file;
-    private final IotlbMappingSource iotlb;
-    private final AddressSpace addressSpace;
+    /** One IOTLB and address space per ASID: one below API v1. */
+    private final IotlbMappingSource[] iotlbs;
+    private final AddressSpace[] addressSpaces;
+    /** The address space each virtqueue group translates through; message thread only. */
+    private final int[] groupAsid;
     private final QueueWorker[] workers;
     /** Where the driver placed each running ring ({@code VDUSE_VQ_GET_INFO}); null when stopped. */
     private final VduseVqInfo[] rings;
+    /**
+     * Where a queue stopped while the driver kept it (disabled by {@code SET_VQ_READY}, or the
+     * device suspended): what {@code GET_VQ_STATE} reports until it runs again or a reset.
+     * Message thread only.
+     */
+    private final VqState[] parked;
     private final MessageLoop messages;
     private final Arena arena = Arena.ofShared();
     /** Control-path ioctl arguments, used by one thread at a time (start-up, then the message thread). */
@@ -64,17 +79,29 @@ public final class VduseDevice implements AutoCloseable {
     private volatile int status;
     private volatile long negotiatedFeatures;
     private volatile boolean needsReset;
+    /** Set by an answered {@code VDUSE_SUSPEND}; cleared by a reset. */
+    private volatile boolean suspended;
     private boolean closed;
 
-    private VduseDevice(Builder spec, long apiVersion, VduseFile file) throws ErrnoException {
+    private VduseDevice(Builder spec, long apiVersion, long vduseFeatures, VduseFile file) throws ErrnoException {
         this.spec = spec;
         this.kernel = spec.kernel;
         this.apiVersion = apiVersion;
+        this.vduseFeatures = vduseFeatures;
         this.file = file;
-        this.iotlb = new IotlbMappingSource(file);
-        this.addressSpace = new AddressSpace(iotlb);
+        int spaces = apiVersion >= Vduse.API_VERSION_1 ? spec.addressSpaces : 1;
+        this.iotlbs = new IotlbMappingSource[spaces];
+        this.addressSpaces = new AddressSpace[spaces];
+        for (int asid = 0; asid < spaces; asid++) {
+            iotlbs[asid] = apiVersion >= Vduse.API_VERSION_1 ? new IotlbMappingSource(file, asid)
+                    : new IotlbMappingSource(file);
+            addressSpaces[asid] = new AddressSpace(iotlbs[asid]);
+        }
+        // As the kernel does at create: every group starts in address space 0.
+        this.groupAsid = new int[apiVersion >= Vduse.API_VERSION_1 ? spec.groupCount : 1];
         this.workers = new QueueWorker[spec.queueCount];
         this.rings = new VduseVqInfo[spec.queueCount];
+        this.parked = new VqState[spec.queueCount];
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new QueueWorker(spec.name, i, file, spec.handlers.create(i), this::queueBroken, spec.busyPoll);
         }
@@ -94,6 +121,31 @@ public final class VduseDevice implements AutoCloseable {
     /** The API version the device was created with. */
     public long apiVersion() {
         return apiVersion;
+    }
+
+    /**
+     * The VDUSE features (bits {@link Vduse#F_QUEUE_READY}, {@link Vduse#F_SUSPEND}) this process
+     * created the device with; 0 on a kernel without them, or for a device taken over with
+     * {@link Builder#reconnect(boolean)} (whose features the kernel does not report; the device
+     * answers those messages either way).
+     */
+    public long vduseFeatures() {
+        return vduseFeatures;
+    }
+
+    /** Whether queue {@code index} is being served now. */
+    public boolean queueRunning(int index) {
+        return workers[index].isRunning();
+    }
+
+    /** Whether the kernel suspended the device ({@code VDUSE_SUSPEND}) since the last reset. */
+    public boolean suspended() {
+        return suspended;
+    }
+
+    /** The address space queue {@code index} translates through now (0 below API v1). */
+    public int queueAddressSpace(int index) {
+        return groupAsid[groupOf(index)];
     }
 
     /** The features the driver accepted; 0 before {@code DRIVER_OK}. */
@@ -155,9 +207,13 @@ public final class VduseDevice implements AutoCloseable {
         status = newStatus;
         if (newStatus == 0) {
             stopWorkers();
-            addressSpace.invalidateAll();
+            for (AddressSpace space : addressSpaces) {
+                space.invalidateAll();
+            }
+            java.util.Arrays.fill(parked, null);
             negotiatedFeatures = 0;
             needsReset = false;
+            suspended = false;
             LOG.log(Level.DEBUG, "{0}: reset", spec.name);
             return;
         }
@@ -169,27 +225,143 @@ public final class VduseDevice implements AutoCloseable {
     private void startWorkers() throws ErrnoException {
         long negotiated = driverFeatures();
         negotiatedFeatures = negotiated;
-        boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
         // The kernel drops the kick eventfds whenever the driver resets the device, and every
         // driver resets it before use: hand them over again now, as libvduse does on enable.
         setUpKickFds();
         for (int i = 0; i < workers.length; i++) {
-            VduseVqInfo vq = queueInfo(i, packed);
-            if (!vq.ready()) {
-                continue;
+            VduseVqInfo vq = queueInfo(i, isPacked());
+            if (vq.ready()) {
+                startQueue(i, vq);
             }
-            DeviceQueue ring = DeviceQueue.create(addressSpace, vq.num(), vq.descAddr(), vq.driverAddr(),
-                    vq.deviceAddr(), negotiated, vq.state());
-            rings[i] = vq;
-            workers[i].start(ring);
         }
         LOG.log(Level.INFO, "{0}: driver ready, features 0x{1}", spec.name, Long.toHexString(negotiated));
+    }
+
+    private boolean isPacked() {
+        return VirtioFeatures.has(negotiatedFeatures, VirtioFeatures.RING_PACKED);
+    }
+
+    /** Serves queue {@code index} from where {@code vq} says the driver placed and started it. */
+    private void startQueue(int index, VduseVqInfo vq) {
+        DeviceQueue ring = DeviceQueue.create(addressSpaceOf(index), vq.num(), vq.descAddr(), vq.driverAddr(),
+                vq.deviceAddr(), negotiatedFeatures, vq.state());
+        rings[index] = vq;
+        parked[index] = null;
+        workers[index].start(ring);
     }
 
     private void stopWorkers() {
         for (int i = 0; i < workers.length; i++) {
             workers[i].stop();
             rings[i] = null;
+        }
+    }
+
+    /** Stops serving queue {@code index} and keeps where it stood, for {@code GET_VQ_STATE}. */
+    private void parkQueue(int index) {
+        VqState state = workers[index].stop();
+        if (state != null) {
+            parked[index] = state;
+        }
+        rings[index] = null;
+    }
+
+    /**
+     * {@code VDUSE_SET_VQ_READY}: the driver enabled or disabled queue {@code index}. Before
+     * {@code DRIVER_OK} there is nothing to do (the queues start at {@code DRIVER_OK} if the
+     * kernel has them ready by then); afterwards an enabled queue starts from the state the driver
+     * set, and a disabled one stops with its state kept.
+     *
+     * @return false for a queue that does not exist, answered FAILED
+     */
+    boolean onQueueReady(int index, boolean ready) throws ErrnoException {
+        if (index < 0 || index >= workers.length) {
+            return false;
+        }
+        boolean running = workers[index].isRunning();
+        if (!ready && running) {
+            parkQueue(index);
+            LOG.log(Level.DEBUG, "{0}: queue {1} disabled by the driver", spec.name, index);
+        } else if (ready && !running && VirtioStatus.has(status, VirtioStatus.DRIVER_OK) && !suspended) {
+            // The kernel marks the queue ready only after this answer, so VQ_GET_INFO still says
+            // not ready: the message is the authority here.
+            startQueue(index, queueInfo(index, isPacked()));
+            LOG.log(Level.DEBUG, "{0}: queue {1} enabled by the driver", spec.name, index);
+        }
+        return true;
+    }
+
+    /**
+     * {@code VDUSE_SUSPEND}: stops taking chains from every queue. A queue's worker finishes the
+     * pass it is in (every popped request is completed and published: requests are synchronous),
+     * so once this returns the rings are quiet and the kept states are exact. There is no resume:
+     * the kernel drops kicks and interrupts until the driver resets the device.
+     */
+    void onSuspend() {
+        for (int i = 0; i < workers.length; i++) {
+            if (workers[i].isRunning()) {
+                parkQueue(i);
+            }
+        }
+        suspended = true;
+        LOG.log(Level.INFO, "{0}: suspended", spec.name);
+    }
+
+    /**
+     * {@code VDUSE_SET_VQ_GROUP_ASID}: queues of {@code group} translate through address space
+     * {@code asid} from now on. Each running queue of the group is held between passes while its
+     * ring is rebuilt over the new address space; the other queues go on.
+     *
+     * @return false for a group or address space the device did not declare, answered FAILED
+     */
+    boolean onGroupAsid(int group, int asid) {
+        if (group < 0 || group >= groupAsid.length || asid < 0 || asid >= addressSpaces.length) {
+            LOG.log(Level.WARNING, "{0}: group {1} to address space {2}: the device has {3} group(s) and {4} "
+                    + "address space(s)", spec.name, group, asid, groupAsid.length, addressSpaces.length);
+            return false;
+        }
+        if (groupAsid[group] == asid) {
+            return true;
+        }
+        for (int i = 0; i < workers.length; i++) {
+            if (groupOf(i) == group) {
+                workers[i].pausePasses();
+            }
+        }
+        try {
+            groupAsid[group] = asid;
+            for (int i = 0; i < workers.length; i++) {
+                if (groupOf(i) == group) {
+                    rebuildRing(i);
+                }
+            }
+        } finally {
+            for (int i = 0; i < workers.length; i++) {
+                if (groupOf(i) == group) {
+                    workers[i].resumePasses();
+                }
+            }
+        }
+        LOG.log(Level.INFO, "{0}: group {1} now in address space {2}", spec.name, group, asid);
+        return true;
+    }
+
+    private int groupOf(int queue) {
+        return groupAsid.length == 1 || queue >= spec.queueGroups.length ? 0 : spec.queueGroups[queue];
+    }
+
+    private AddressSpace addressSpaceOf(int queue) {
+        return addressSpaces[groupAsid[groupOf(queue)]];
+    }
+
+    /** Rebuilds a running ring over its queue's address space as it is now; passes must be paused. */
+    private void rebuildRing(int index) {
+        VduseVqInfo ring = rings[index];
+        if (ring != null) {
+            AddressSpace space = addressSpaceOf(index);
+            long features = negotiatedFeatures;
+            workers[index].rebuildRing(state -> DeviceQueue.create(space, ring.num(), ring.descAddr(),
+                    ring.driverAddr(), ring.deviceAddr(), features, state));
         }
     }
 
@@ -201,33 +373,40 @@ public final class VduseDevice implements AutoCloseable {
         if (state != null) {
             return state;
         }
-        return VirtioFeatures.has(negotiatedFeatures, VirtioFeatures.RING_PACKED)
-                ? new VqState.Packed(1, 0, 1, 0)
-                : new VqState.Split(0);
+        if (parked[index] != null) {
+            return parked[index];
+        }
+        return isPacked() ? new VqState.Packed(1, 0, 1, 0) : new VqState.Split(0);
     }
 
     /**
-     * {@code VDUSE_UPDATE_IOTLB}: drops what is mapped in {@code [start, last]}. The workers are
-     * held between passes meanwhile, so that nothing reads memory being unmapped; then, if any
-     * memory went away, each ring is translated afresh, as its areas may have lived in it. An
-     * update of a range the device never mapped leaves the rings alone.
+     * {@code VDUSE_UPDATE_IOTLB}: drops what is mapped in {@code [start, last]} of address space
+     * {@code asid}. The workers are held between passes meanwhile, so that nothing reads memory
+     * being unmapped; then, if any memory went away, each ring in that address space is translated
+     * afresh, as its areas may have lived in it. An update of a range the device never mapped
+     * leaves the rings alone.
+     *
+     * @return false for an address space the device did not declare
      */
-    void invalidate(long start, long last) {
+    boolean invalidate(int asid, long start, long last) {
+        if (asid < 0 || asid >= addressSpaces.length) {
+            LOG.log(Level.WARNING, "{0}: IOTLB update of address space {1}, of {2}", spec.name, asid,
+                    addressSpaces.length);
+            return false;
+        }
         for (QueueWorker worker : workers) {
             worker.pausePasses();
         }
         try {
-            if (addressSpace.invalidate(start, last) == 0) {
-                return;
+            if (addressSpaces[asid].invalidate(start, last) == 0) {
+                return true;
             }
             for (int i = 0; i < workers.length; i++) {
-                VduseVqInfo ring = rings[i];
-                if (ring != null) {
-                    long features = negotiatedFeatures;
-                    workers[i].rebuildRing(state -> DeviceQueue.create(addressSpace, ring.num(), ring.descAddr(),
-                            ring.driverAddr(), ring.deviceAddr(), features, state));
+                if (groupAsid[groupOf(i)] == asid) {
+                    rebuildRing(i);
                 }
             }
+            return true;
         } finally {
             for (QueueWorker worker : workers) {
                 worker.resumePasses();
@@ -271,8 +450,10 @@ public final class VduseDevice implements AutoCloseable {
                 failure = e;
             }
         }
-        addressSpace.close();
-        iotlb.releaseAll();
+        for (int asid = 0; asid < addressSpaces.length; asid++) {
+            addressSpaces[asid].close();
+            iotlbs[asid].releaseAll();
+        }
         try {
             file.close();
         } catch (ErrnoException e) {
@@ -328,6 +509,10 @@ public final class VduseDevice implements AutoCloseable {
         private int queueSize = 256;
         private int vqAlign = 4096;
         private long apiVersion = -1;
+        private int groupCount = 1;
+        private int[] queueGroups = new int[0];
+        private int addressSpaces = 1;
+        private long vduseFeatureMask = SUPPORTED_VDUSE_FEATURES;
         private QueueHandler.Factory handlers;
         private boolean reconnect;
         private boolean busyPoll;
@@ -382,18 +567,69 @@ public final class VduseDevice implements AutoCloseable {
             return this;
         }
 
-        /** The alignment of split rings' used ring; 4096 by default, at most {@link Vduse#VQ_ALIGN_MAX}. */
+        /**
+         * The alignment of split rings' used ring: a power of two from 4 to
+         * {@link Vduse#VQ_ALIGN_MAX}; 4096 by default.
+         */
         public Builder vqAlign(int vqAlign) {
-            if (vqAlign < 1 || vqAlign > Vduse.VQ_ALIGN_MAX) {
-                throw new IllegalArgumentException("vq_align out of range 1..4096: " + vqAlign);
+            if (vqAlign < 4 || vqAlign > Vduse.VQ_ALIGN_MAX || Integer.bitCount(vqAlign) != 1) {
+                throw new IllegalArgumentException("vq_align must be a power of two from 4 to 4096: " + vqAlign);
             }
             this.vqAlign = vqAlign;
             return this;
         }
 
-        /** The VDUSE API version to use; by default the highest the kernel offers. */
+        /**
+         * The VDUSE API version to use: {@link Vduse#API_VERSION_0} or {@link Vduse#API_VERSION_1}.
+         * By default the highest both the kernel and the SDK know (1 on Linux 7.3, 0 on 6.12).
+         */
         public Builder apiVersion(long apiVersion) {
+            if (apiVersion != Vduse.API_VERSION_0 && apiVersion != Vduse.API_VERSION_1) {
+                throw new IllegalArgumentException("VDUSE API version must be 0 or 1: " + apiVersion);
+            }
             this.apiVersion = apiVersion;
+            return this;
+        }
+
+        /**
+         * Virtqueue groups (API v1): {@code count} groups, queue {@code i} in group
+         * {@code groupOfQueue[i]} (queues beyond the array in group 0). The kernel moves a group
+         * between address spaces as a whole ({@code VDUSE_SET_VQ_GROUP_ASID}), e.g. to give a
+         * VMM's shadow control queue an address space of its own. Default: one group.
+         */
+        public Builder queueGroups(int count, int... groupOfQueue) {
+            if (count < 1 || count > Vduse.GROUPS_MAX) {
+                throw new IllegalArgumentException("group count out of range 1..65535: " + count);
+            }
+            for (int i = 0; i < groupOfQueue.length; i++) {
+                if (groupOfQueue[i] < 0 || groupOfQueue[i] >= count) {
+                    throw new IllegalArgumentException("queue %d in group %d, of %d".formatted(i, groupOfQueue[i], count));
+                }
+            }
+            this.groupCount = count;
+            this.queueGroups = groupOfQueue.clone();
+            return this;
+        }
+
+        /**
+         * Address spaces (API v1), 1 to 65535; 1 by default. The kernel splits its bounce
+         * buffer evenly between them.
+         */
+        public Builder addressSpaces(int count) {
+            if (count < 1 || count > Vduse.ADDRESS_SPACES_MAX) {
+                throw new IllegalArgumentException("address space count out of range 1..65535: " + count);
+            }
+            this.addressSpaces = count;
+            return this;
+        }
+
+        /**
+         * The VDUSE features (bits {@link Vduse#F_QUEUE_READY}, {@link Vduse#F_SUSPEND}) the
+         * device may use, of those the kernel offers; by default every one the SDK handles. 0
+         * turns them off: the kernel then neither asks before enabling a queue nor can suspend.
+         */
+        public Builder vduseFeatures(long mask) {
+            this.vduseFeatureMask = mask;
             return this;
         }
 
@@ -442,23 +678,15 @@ public final class VduseDevice implements AutoCloseable {
             }
             long allFeatures = features | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
                     | VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
-            VduseDevConfig devConfig = new VduseDevConfig(name, vendorId, deviceId, allFeatures, queueCount,
-                    vqAlign, 0, 0, config);
             long version;
+            long vduseFeatures = 0;
+            VduseDevConfig devConfig = null;
             boolean created = false;
             boolean existed;
             try (VduseFile control = open(kernel::openControl, "open /dev/vduse/control");
                     Arena arena = Arena.ofConfined()) {
                 MemorySegment value = arena.allocate(8);
-                control.ioctl(VduseIoctls.GET_API_VERSION, value);
-                long offered = value.get(Layouts.U64, 0);
-                version = apiVersion < 0 ? Math.min(offered, Vduse.API_VERSION_1) : apiVersion;
-                if (Long.compareUnsigned(version, offered) > 0) {
-                    throw new VduseException("VDUSE API version %d asked for, the kernel offers up to %d"
-                            .formatted(version, offered));
-                }
-                value.set(Layouts.U64, 0, version);
-                control.ioctl(VduseIoctls.SET_API_VERSION, value);
+                version = negotiateApiVersion(control, value);
                 boolean exists = kernel.deviceExists(name);
                 existed = exists;
                 if (exists && !reconnect) {
@@ -466,9 +694,18 @@ public final class VduseDevice implements AutoCloseable {
                             + "pick another name, or reconnect to it");
                 }
                 if (!exists) {
+                    vduseFeatures = negotiateVduseFeatures(control, value);
+                    boolean v1 = version >= Vduse.API_VERSION_1;
+                    devConfig = new VduseDevConfig(name, vendorId, deviceId, allFeatures, queueCount, vqAlign,
+                            v1 ? groupCount : 0, v1 ? addressSpaces : 0, config);
                     MemorySegment argument = arena.allocate(devConfig.byteSize());
                     devConfig.writeTo(argument);
-                    control.ioctl(VduseIoctls.CREATE_DEV, argument);
+                    try {
+                        control.ioctl(VduseIoctls.CREATE_DEV, argument);
+                    } catch (ErrnoException e) {
+                        throw new VduseException("cannot create VDUSE device " + name + explainCreate(e, devConfig,
+                                version), e);
+                    }
                     created = true;
                 }
             } catch (ErrnoException e) {
@@ -478,8 +715,8 @@ public final class VduseDevice implements AutoCloseable {
             VduseDevice device = null;
             try {
                 file = open(() -> kernel.openDevice(name), "open /dev/vduse/" + name);
-                device = new VduseDevice(this, version, file);
-                device.setUpQueues();
+                device = new VduseDevice(this, version, vduseFeatures, file);
+                device.setUpQueues(existed);
                 if (existed) {
                     device.resume();
                 }
@@ -512,6 +749,70 @@ public final class VduseDevice implements AutoCloseable {
                 }
                 throw (RuntimeException) e;
             }
+        }
+
+        /** Sets the API version to use on {@code control} and returns it. */
+        private long negotiateApiVersion(VduseFile control, MemorySegment value) throws ErrnoException, VduseException {
+            control.ioctl(VduseIoctls.GET_API_VERSION, value);
+            long offered = value.get(Layouts.U64, 0);
+            boolean needsV1 = groupCount > 1 || addressSpaces > 1;
+            long version = apiVersion >= 0 ? apiVersion : Math.min(offered, Vduse.API_VERSION_1);
+            if (Long.compareUnsigned(version, offered) > 0) {
+                throw new VduseException("VDUSE API version %d asked for, the kernel offers up to %d"
+                        .formatted(version, offered));
+            }
+            if (needsV1 && version < Vduse.API_VERSION_1) {
+                throw new VduseException(("%d virtqueue group(s) and %d address space(s) need VDUSE API version 1; "
+                        + "the kernel offers up to %d (Linux 7.3 has version 1)")
+                        .formatted(groupCount, addressSpaces, offered));
+            }
+            value.set(Layouts.U64, 0, version);
+            control.ioctl(VduseIoctls.SET_API_VERSION, value);
+            return version;
+        }
+
+        /**
+         * Sets the VDUSE features the device will use on {@code control}: those asked for that the
+         * kernel offers. A kernel without them (Linux 6.12) refuses {@code VDUSE_GET_FEATURES}:
+         * then there are none.
+         */
+        private long negotiateVduseFeatures(VduseFile control, MemorySegment value) throws ErrnoException {
+            try {
+                control.ioctl(VduseIoctls.GET_FEATURES, value);
+            } catch (ErrnoException e) {
+                if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOTTY) {
+                    return 0;
+                }
+                throw e;
+            }
+            long wanted = value.get(Layouts.U64, 0) & vduseFeatureMask & SUPPORTED_VDUSE_FEATURES;
+            if (wanted != 0) {
+                value.set(Layouts.U64, 0, wanted);
+                control.ioctl(VduseIoctls.SET_FEATURES, value);
+            }
+            return wanted;
+        }
+
+        /**
+         * Why {@code CREATE_DEV} failed: for {@code EINVAL}, which kernel rule the description
+         * breaks under the API version in use (the kernel does not say).
+         */
+        private static String explainCreate(ErrnoException e, VduseDevConfig devConfig, long version) {
+            if (e.errno() != Errno.EINVAL) {
+                return explain(e);
+            }
+            String rule = CreateDevRules.violation(devConfig, false, version, true).orElse(null);
+            if (rule != null) {
+                return ": " + e.getMessage() + ". The kernel refused the device's description: " + rule;
+            }
+            return ": " + e.getMessage() + ". The kernel refused the device's description under VDUSE API version "
+                    + version + (version >= Vduse.API_VERSION_1
+                            ? " (ngroups and nas 1..65535, here " + devConfig.ngroups() + " and " + devConfig.nas() + "; "
+                            : " (ngroups and nas 0; ")
+                    + "device id block or net, here " + devConfig.deviceId()
+                    + "; VIRTIO_F_ACCESS_PLATFORM; virtio-blk without CONFIG_WCE; config space at most 4096 bytes, here "
+                    + devConfig.config().length + "; vq_align a power of two from 4 to 4096, here "
+                    + devConfig.vqAlign() + "), or a name the kernel does not take: " + devConfig.name();
         }
 
         private interface Opener {
@@ -575,9 +876,9 @@ public final class VduseDevice implements AutoCloseable {
                         + "it stays stopped until the driver resets the device", spec.name, i);
                 continue;
             }
-            int usedIdx = Short.toUnsignedInt(addressSpace.slice(vq.deviceAddr() + io.vduse.api.virtio.SplitRing.USED_IDX,
+            int usedIdx = Short.toUnsignedInt(addressSpaceOf(i).slice(vq.deviceAddr() + io.vduse.api.virtio.SplitRing.USED_IDX,
                     2, io.vduse.iova.Access.READ).get(Layouts.LE16, 0));
-            DeviceQueue ring = DeviceQueue.create(addressSpace, vq.num(), vq.descAddr(), vq.driverAddr(),
+            DeviceQueue ring = DeviceQueue.create(addressSpaceOf(i), vq.num(), vq.descAddr(), vq.driverAddr(),
                     vq.deviceAddr(), negotiated, new VqState.Split(usedIdx));
             rings[i] = vq;
             workers[i].start(ring);
@@ -605,11 +906,26 @@ public final class VduseDevice implements AutoCloseable {
         return VduseVqInfo.readFrom(vqInfoArgument, packed);
     }
 
-    private void setUpQueues() throws ErrnoException {
+    /**
+     * Declares each queue's largest ring and its group ({@code VDUSE_VQ_SETUP}).
+     *
+     * @param reconnecting whether the device exists from an earlier process: from API v1 on,
+     *     Linux 7.3 refuses {@code VQ_SETUP} while the driver runs, and keeps the earlier setup
+     */
+    private void setUpQueues(boolean reconnecting) throws ErrnoException {
         MemorySegment vqConfig = arena.allocate(VduseVqConfig.LAYOUT);
         for (int i = 0; i < workers.length; i++) {
-            new VduseVqConfig(i, spec.queueSize, 0).writeTo(vqConfig);
-            file.ioctl(VduseIoctls.VQ_SETUP, vqConfig);
+            new VduseVqConfig(i, spec.queueSize, apiVersion >= Vduse.API_VERSION_1 ? groupOf(i) : 0)
+                    .writeTo(vqConfig);
+            try {
+                file.ioctl(VduseIoctls.VQ_SETUP, vqConfig);
+            } catch (ErrnoException e) {
+                if (!(reconnecting && apiVersion >= Vduse.API_VERSION_1 && e.errno() == Errno.EINVAL)) {
+                    throw e;
+                }
+                LOG.log(Level.DEBUG, "{0}: queue {1} keeps the setup of the earlier process while the driver runs",
+                        spec.name, i);
+            }
         }
         setUpKickFds();
     }

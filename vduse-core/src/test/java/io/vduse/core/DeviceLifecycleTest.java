@@ -37,7 +37,7 @@ class DeviceLifecycleTest {
     private static final long FEATURES = VirtioFeatures.bit(VirtioBlk.F_FLUSH)
             | VirtioFeatures.bit(VirtioFeatures.EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC);
 
-    private final SimulatedKernel kernel = new SimulatedKernel(Vduse.API_VERSION_0, Duration.ofSeconds(10));
+    private final SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofSeconds(10));
     private final Arena arena = Arena.ofShared();
     private final MemorySegment disk = arena.allocate((long) SECTORS * VirtioBlk.SECTOR_SIZE);
     private final List<AutoCloseable> toClose = new ArrayList<>();
@@ -246,7 +246,7 @@ class DeviceLifecycleTest {
 
     @Test
     void theKernelRefusesToDestroyAnAttachedDeviceAndTheErrorSaysWhy() throws Exception {
-        SimulatedKernel impatient = new SimulatedKernel(Vduse.API_VERSION_0, Duration.ofMillis(300));
+        SimulatedKernel impatient = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofMillis(300));
         VduseDevice device = VduseDevice.builder("ram-busy").kernel(impatient).deviceId(VirtioDeviceId.BLOCK)
                 .config(VirtioBlkConfig.ofCapacity(SECTORS).toBytes())
                 .handler(new RamBlockHandler(disk, "busy")).start();

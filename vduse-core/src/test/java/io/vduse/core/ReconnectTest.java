@@ -51,7 +51,7 @@ class ReconnectTest {
 
     @Test
     void aNewProcessFinishesWhatTheKilledOneLeftAndNothingCompletesTwice() throws Exception {
-        SimulatedKernel kernel = new SimulatedKernel(Vduse.API_VERSION_0, Duration.ofSeconds(20));
+        SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofSeconds(20));
         try (Arena arena = Arena.ofShared()) {
             // The disk outlives the process, as a backing file would.
             MemorySegment disk = arena.allocate((long) SECTORS * VirtioBlk.SECTOR_SIZE);

@@ -1,4 +1,4 @@
-package io.vduse.core.sim;
+package io.vduse.core.internal;
 
 import io.vduse.api.Vduse;
 import io.vduse.api.VduseDevConfig;
@@ -9,44 +9,61 @@ import java.util.Optional;
 
 /**
  * The checks {@code VDUSE_CREATE_DEV} makes (from {@code vduse_validate_config} and
- * {@code vduse_create_dev} in {@code drivers/vdpa/vdpa_user/vduse_dev.c}). Each failed check is
- * {@code EINVAL} in the kernel; here it also says which check failed, for test messages.
+ * {@code vduse_create_dev} in {@code drivers/vdpa/vdpa_user/vduse_dev.c}, Linux 6.12 and 7.3).
+ * Each failed check is {@code EINVAL} in the kernel, which says no more; the simulated kernel
+ * refuses by these rules, and a device names the rule it broke when the real kernel refuses.
  */
-final class DeviceRules {
+public final class CreateDevRules {
 
-    private DeviceRules() {}
+    /** {@code VRING_USED_ALIGN_SIZE}: the smallest {@code vq_align} Linux 7.3 takes. */
+    public static final int VQ_ALIGN_MIN = 4;
+
+    private CreateDevRules() {}
 
     /** The device ids the kernel lets userspace create: block and net. */
-    static boolean deviceAllowed(int deviceId) {
+    public static boolean deviceAllowed(int deviceId) {
         return deviceId == VirtioDeviceId.BLOCK || deviceId == VirtioDeviceId.NET;
     }
 
     /**
-     * Which rule {@code config} breaks, if any.
+     * Which rule {@code config} breaks, if any, in words that name the rule and the value.
      *
      * @param reservedBitsSet whether the struct had non-zero reserved words
      * @param apiVersion the version set on the control file
+     * @param alignmentChecked whether the kernel requires {@code vq_align} to be a power of two
+     *     of at least {@link #VQ_ALIGN_MIN} (Linux 7.3 does; 6.12 took any value up to PAGE_SIZE)
      */
-    static Optional<String> violation(VduseDevConfig config, boolean reservedBitsSet, long apiVersion) {
+    public static Optional<String> violation(VduseDevConfig config, boolean reservedBitsSet, long apiVersion,
+            boolean alignmentChecked) {
         if (reservedBitsSet) {
             return Optional.of("reserved words are not zero");
         }
         if (apiVersion < Vduse.API_VERSION_1 && (config.ngroups() != 0 || config.nas() != 0)) {
-            return Optional.of("ngroups and nas need API version 1");
+            return Optional.of("with API version %d, ngroups and nas must be 0 (got ngroups %d, nas %d)"
+                    .formatted(apiVersion, config.ngroups(), config.nas()));
         }
-        if (apiVersion >= Vduse.API_VERSION_1
-                && (Integer.compareUnsigned(config.ngroups(), Vduse.GROUPS_MAX) > 0
-                        || Integer.compareUnsigned(config.nas(), Vduse.GROUPS_MAX) > 0)) {
-            return Optional.of("ngroups or nas above 0xffff");
+        if (apiVersion >= Vduse.API_VERSION_1 && (config.ngroups() == 0
+                || Integer.compareUnsigned(config.ngroups(), Vduse.GROUPS_MAX) > 0)) {
+            return Optional.of("with API version %d, ngroups must be 1..%d (got %s)"
+                    .formatted(apiVersion, Vduse.GROUPS_MAX, Integer.toUnsignedString(config.ngroups())));
+        }
+        if (apiVersion >= Vduse.API_VERSION_1 && (config.nas() == 0
+                || Integer.compareUnsigned(config.nas(), Vduse.ADDRESS_SPACES_MAX) > 0)) {
+            return Optional.of("with API version %d, nas must be 1..%d (got %s)"
+                    .formatted(apiVersion, Vduse.ADDRESS_SPACES_MAX, Integer.toUnsignedString(config.nas())));
+        }
+        if (alignmentChecked && (config.vqAlign() < VQ_ALIGN_MIN || Integer.bitCount(config.vqAlign()) != 1)) {
+            return Optional.of("vq_align must be a power of two of at least %d (got %s)"
+                    .formatted(VQ_ALIGN_MIN, Integer.toUnsignedString(config.vqAlign())));
         }
         if (Integer.compareUnsigned(config.vqAlign(), Vduse.VQ_ALIGN_MAX) > 0) {
-            return Optional.of("vq_align above PAGE_SIZE");
+            return Optional.of("vq_align above PAGE_SIZE (got %s)".formatted(Integer.toUnsignedString(config.vqAlign())));
         }
         if (Integer.compareUnsigned(config.vqNum(), Vduse.VQ_NUM_MAX) > 0) {
-            return Optional.of("vq_num above 0xffff");
+            return Optional.of("vq_num above 0xffff (got %s)".formatted(Integer.toUnsignedString(config.vqNum())));
         }
         if (!deviceAllowed(config.deviceId())) {
-            return Optional.of("device id " + config.deviceId() + " is not allowed");
+            return Optional.of("device id " + config.deviceId() + " is not allowed (block 2 and net 1 are)");
         }
         if (!VirtioFeatures.has(config.features(), VirtioFeatures.ACCESS_PLATFORM)) {
             return Optional.of("VIRTIO_F_ACCESS_PLATFORM is missing");

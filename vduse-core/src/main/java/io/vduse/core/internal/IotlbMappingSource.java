@@ -2,6 +2,7 @@ package io.vduse.core.internal;
 
 import io.vduse.api.VduseIoctls;
 import io.vduse.api.VduseIotlbEntry;
+import io.vduse.api.VduseIotlbEntryV2;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
@@ -17,9 +18,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Resolves IOTLB misses the way a VDUSE device must: {@code VDUSE_IOTLB_GET_FD} for the entry
- * holding the address, then {@code mmap} of that file at the entry's offset with the entry's
- * permission. Each mapping lives in its own shared arena, so releasing it (on
+ * Resolves IOTLB misses of one address space the way a VDUSE device must:
+ * {@code VDUSE_IOTLB_GET_FD} (or, from API v1 on, {@code VDUSE_IOTLB_GET_FD2} naming the address
+ * space) for the entry holding the address, then {@code mmap} of that file at the entry's offset
+ * with the entry's permission. Each mapping lives in its own shared arena, so releasing it (on
  * {@code VDUSE_UPDATE_IOTLB}) unmaps it only after every thread has left its accesses: a racing
  * access fails with {@link IllegalStateException} instead of touching unmapped memory.
  */
@@ -28,26 +30,42 @@ public final class IotlbMappingSource implements MappingSource {
     private static final System.Logger LOG = System.getLogger(IotlbMappingSource.class.getName());
 
     private final VduseFile device;
-    private final MemorySegment entry = Arena.ofAuto().allocate(VduseIotlbEntry.LAYOUT);
+    /** The address space looked up in; null for the API v0 call, which has none. */
+    private final Integer asid;
+    private final MemorySegment entry = Arena.ofAuto().allocate(VduseIotlbEntryV2.LAYOUT);
     private final Map<Mapping, Arena> arenas = new IdentityHashMap<>();
 
-    /** A source asking {@code device} for its IOTLB entries. */
+    /** A source asking {@code device} for its IOTLB entries with the API v0 call. */
     public IotlbMappingSource(VduseFile device) {
         this.device = device;
+        this.asid = null;
+    }
+
+    /** A source asking {@code device} for the entries of address space {@code asid} (API v1). */
+    public IotlbMappingSource(VduseFile device, int asid) {
+        this.device = device;
+        this.asid = asid;
     }
 
     @Override
     public synchronized Optional<Mapping> resolve(long iova) {
-        VduseIotlbEntry.query(iova, iova).writeTo(entry);
+        VduseIotlbEntry query = VduseIotlbEntry.query(iova, iova);
         int fd;
         try {
-            fd = device.ioctl(VduseIoctls.IOTLB_GET_FD, entry);
+            if (asid == null) {
+                query.writeTo(entry);
+                fd = device.ioctl(VduseIoctls.IOTLB_GET_FD, entry);
+            } else {
+                new VduseIotlbEntryV2(query, asid).writeTo(entry);
+                fd = device.ioctl(VduseIoctls.IOTLB_GET_FD2, entry);
+            }
         } catch (ErrnoException e) {
             if (e.errno() == Errno.EINVAL) {
                 return Optional.empty(); // nothing is mapped there
             }
             throw new IllegalStateException("IOTLB lookup of IOVA 0x%x failed".formatted(iova), e);
         }
+        // Both layouts begin with the v1 entry, which is all the answer carries.
         VduseIotlbEntry answer = VduseIotlbEntry.readFrom(entry);
         try {
             return Optional.of(map(fd, answer));
@@ -112,6 +130,6 @@ public final class IotlbMappingSource implements MappingSource {
 
     @Override
     public String toString() {
-        return "IOTLB of " + device;
+        return asid == null ? "IOTLB of " + device : "IOTLB of " + device + ", address space " + asid;
     }
 }

@@ -102,18 +102,26 @@ public final class QueueWorker {
         signalQuietly();
     }
 
-    /** Stops the thread and waits for it; the ring is forgotten. Does nothing if stopped. */
-    public synchronized void stop() {
+    /**
+     * Stops the thread and waits for it; the ring is forgotten. The thread stops between passes,
+     * so every chain it popped is completed and published by then.
+     *
+     * @return where the ring stood when the worker stopped; null if it served none
+     */
+    public synchronized VqState stop() {
         Thread t = thread;
         if (t == null) {
-            return;
+            return null;
         }
         running = false;
         signalQuietly();
         Threads.joinUninterruptibly(t);
+        // The join orders the worker's last ring writes before this read.
+        VqState last = queue.state();
         thread = null;
         queue = null;
         chain = null;
+        return last;
     }
 
     /** Whether the worker serves a ring. */

@@ -18,6 +18,6 @@ interface IotlbLookup {
      */
     record Entry(long start, long last, long offset, int perm, int fd) {}
 
-    /** The first entry overlapping {@code [start, last]}, or {@code null}. */
-    Entry firstOverlapping(long start, long last);
+    /** The first entry of address space {@code asid} overlapping {@code [start, last]}, or {@code null}. */
+    Entry firstOverlapping(int asid, long start, long last);
 }

@@ -88,7 +88,21 @@ final class MessageQueue {
         }
     }
 
-    /** Whether the device stopped answering in time. */
+    /**
+     * Marks the device broken, as {@code vduse_dev_broken} does where the kernel cannot go on
+     * (a refused {@code SET_VQ_READY}): every later message fails at once.
+     */
+    void breakDevice() {
+        lock.lock();
+        try {
+            broken = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the device stopped answering in time, or was broken. */
     boolean broken() {
         lock.lock();
         try {

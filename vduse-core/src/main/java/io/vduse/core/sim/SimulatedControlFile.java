@@ -14,8 +14,12 @@ import java.nio.charset.StandardCharsets;
 /** {@code /dev/vduse/control} of the simulated kernel. */
 final class SimulatedControlFile implements VduseFile {
 
+    /** {@code VDUSE_API_VERSION_NOT_ASKED}: neither read nor set on this file yet. */
+    private static final long NOT_ASKED = -1;
+
     private final SimulatedKernel kernel;
-    private long apiVersion = Vduse.API_VERSION_0;
+    private long apiVersion = NOT_ASKED;
+    private long vduseFeatures;
 
     SimulatedControlFile(SimulatedKernel kernel) {
         this.kernel = kernel;
@@ -24,16 +28,33 @@ final class SimulatedControlFile implements VduseFile {
     @Override
     public int ioctl(Ioctl request, MemorySegment argument) throws ErrnoException {
         long number = request.request();
+        SimulatedKernel.Release release = kernel.release();
         if (number == VduseIoctls.GET_API_VERSION.request()) {
-            argument.set(Layouts.U64, 0, kernel.apiVersion());
+            // Linux 7.3 answers its highest version and holds this file to it; 6.12 only answers.
+            if (release == SimulatedKernel.Release.LINUX_7_3 && apiVersion == NOT_ASKED) {
+                apiVersion = release.apiVersion();
+            }
+            argument.set(Layouts.U64, 0, apiVersion == NOT_ASKED ? release.apiVersion() : apiVersion);
             return 0;
         }
         if (number == VduseIoctls.SET_API_VERSION.request()) {
             long version = argument.get(Layouts.U64, 0);
-            if (Long.compareUnsigned(version, kernel.apiVersion()) > 0) {
+            if (Long.compareUnsigned(version, release.apiVersion()) > 0) {
                 throw new ErrnoException("VDUSE_SET_API_VERSION " + version, Errno.EINVAL);
             }
             apiVersion = version;
+            return 0;
+        }
+        if (release.vduseFeatures() != 0 && number == VduseIoctls.GET_FEATURES.request()) {
+            argument.set(Layouts.U64, 0, release.vduseFeatures());
+            return 0;
+        }
+        if (release.vduseFeatures() != 0 && number == VduseIoctls.SET_FEATURES.request()) {
+            long features = argument.get(Layouts.U64, 0);
+            if ((features & ~release.vduseFeatures()) != 0) {
+                throw new ErrnoException("VDUSE_SET_FEATURES 0x" + Long.toHexString(features), Errno.EINVAL);
+            }
+            vduseFeatures = features;
             return 0;
         }
         if (number == VduseIoctls.CREATE_DEV.request()) {
@@ -43,7 +64,8 @@ final class SimulatedControlFile implements VduseFile {
             } catch (IllegalArgumentException e) {
                 throw new ErrnoException("VDUSE_CREATE_DEV: " + e.getMessage(), Errno.EINVAL);
             }
-            kernel.create(config, VduseDevConfig.hasReservedBits(argument), apiVersion);
+            kernel.create(config, VduseDevConfig.hasReservedBits(argument),
+                    apiVersion == NOT_ASKED ? Vduse.API_VERSION_0 : apiVersion, vduseFeatures);
             return 0;
         }
         if (number == VduseIoctls.DESTROY_DEV.request()) {

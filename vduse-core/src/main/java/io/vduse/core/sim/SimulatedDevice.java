@@ -42,12 +42,21 @@ final class SimulatedDevice {
     final String name;
     final VduseDevConfig config;
     final long apiVersion;
+    /** The VDUSE features the control file had when the device was created. */
+    final long vduseFeatures;
+    /** {@code ngroups} and {@code nas} as the kernel keeps them: 1 each below API v1. */
+    final int groupCount;
+    final int addressSpaceCount;
     final MessageQueue messages;
     private final byte[] configSpace;
     private final SimulatedQueue[] queues;
     private final Duration messageTimeout;
 
     private int status;
+    /** Set by an answered {@code VDUSE_SUSPEND}; kicks and interrupts are dropped until a reset. */
+    private boolean suspended;
+    /** The address space of each virtqueue group; every group starts in 0. */
+    private final int[] groupAsid;
     private long driverFeatures;
     private boolean featuresAccepted;
     private boolean open;
@@ -55,10 +64,14 @@ final class SimulatedDevice {
     private volatile Interrupts interrupts = NO_DRIVER;
     private volatile IotlbLookup iotlb;
 
-    SimulatedDevice(VduseDevConfig config, long apiVersion, Duration messageTimeout) {
+    SimulatedDevice(VduseDevConfig config, long apiVersion, long vduseFeatures, Duration messageTimeout) {
         this.name = config.name();
         this.config = config;
         this.apiVersion = apiVersion;
+        this.vduseFeatures = vduseFeatures;
+        this.groupCount = apiVersion < Vduse.API_VERSION_1 ? 1 : config.ngroups();
+        this.addressSpaceCount = apiVersion < Vduse.API_VERSION_1 ? 1 : config.nas();
+        this.groupAsid = new int[groupCount];
         this.messageTimeout = messageTimeout;
         this.messages = new MessageQueue(apiVersion);
         this.configSpace = config.config();
@@ -106,11 +119,21 @@ final class SimulatedDevice {
         interrupts.config();
     }
 
-    /** Linux refuses to inject interrupts into a driver that is not running: EINVAL. */
+    /**
+     * Linux refuses to inject interrupts into a driver that is not running, or into a suspended
+     * device: EINVAL.
+     */
     private synchronized void requireDriverOk(String operation) throws ErrnoException {
         if ((status & io.vduse.api.virtio.VirtioStatus.DRIVER_OK) == 0) {
             throw new ErrnoException(operation + " before the driver set DRIVER_OK", Errno.EINVAL);
         }
+        if (suspended) {
+            throw new ErrnoException(operation + " on a suspended device", Errno.EINVAL);
+        }
+    }
+
+    synchronized boolean hasVduseFeature(int bit) {
+        return (vduseFeatures & (1L << bit)) != 0;
     }
 
     SimulatedQueue queue(int index, String operation) throws ErrnoException {
@@ -138,6 +161,11 @@ final class SimulatedDevice {
 
     IotlbLookup iotlb() {
         return iotlb;
+    }
+
+    /** The address space virtqueue group {@code group} translates through. */
+    synchronized int groupAsid(int group) {
+        return groupAsid[group];
     }
 
     // ---- the driver's side (vdpa_config_ops) ----------------------------------------------------
@@ -185,6 +213,7 @@ final class SimulatedDevice {
         synchronized (this) {
             status = newStatus;
             if (newStatus == 0) {
+                suspended = false;
                 driverFeatures = 0;
                 for (SimulatedQueue q : queues) {
                     q.reset();
@@ -219,7 +248,12 @@ final class SimulatedDevice {
 
     /** Tells the device that the mappings of {@code [start, last]} changed, and waits. */
     void updateIotlb(long start, long last) throws ErrnoException {
-        byte[] response = messages.call(id -> new VduseRequest.UpdateIotlb(id, start, last, 0), messageTimeout);
+        updateIotlb(0, start, last);
+    }
+
+    /** The same for address space {@code asid} (which API v0 messages cannot name). */
+    void updateIotlb(int asid, long start, long last) throws ErrnoException {
+        byte[] response = messages.call(id -> new VduseRequest.UpdateIotlb(id, start, last, asid), messageTimeout);
         if (result(response) != Vduse.REQ_RESULT_OK) {
             throw new ErrnoException("VDUSE_UPDATE_IOTLB refused by the device", Errno.EIO);
         }
@@ -265,16 +299,77 @@ final class SimulatedDevice {
         };
     }
 
-    /** {@code set_vq_ready}. */
-    synchronized void setQueueReady(int index, boolean ready) throws ErrnoException {
-        queue(index, "set_vq_ready").ready = ready;
+    /**
+     * {@code set_vq_ready}. With {@code VDUSE_F_QUEUE_READY} the device is asked first, and a
+     * FAILED answer breaks the device, as {@code vduse_vdpa_set_vq_ready} does.
+     */
+    void setQueueReady(int index, boolean ready) throws ErrnoException {
+        SimulatedQueue q = queue(index, "set_vq_ready");
+        if (hasVduseFeature(Vduse.F_QUEUE_READY)) {
+            byte[] response = messages.call(id -> new VduseRequest.SetVqReady(id, index, ready), messageTimeout);
+            if (result(response) != Vduse.REQ_RESULT_OK) {
+                messages.breakDevice();
+                throw new ErrnoException("VDUSE_SET_VQ_READY %d %b refused: the device is broken".formatted(index, ready),
+                        Errno.EIO);
+            }
+        }
+        synchronized (this) {
+            q.ready = ready;
+        }
     }
 
-    /** {@code kick_vq}: signals the queue's kick eventfd, if the device set one. */
+    /**
+     * {@code suspend} (only for a device created with {@code VDUSE_F_SUSPEND}): asks the device,
+     * and after an OK answer drops kicks and interrupts until the next reset.
+     *
+     * @throws ErrnoException {@code EOPNOTSUPP} without the feature (the vDPA device then has no
+     *     suspend operation), {@code EIO} if the device refused
+     */
+    void suspend() throws ErrnoException {
+        if (!hasVduseFeature(Vduse.F_SUSPEND)) {
+            throw new ErrnoException("suspend of a device created without VDUSE_F_SUSPEND", Errno.EOPNOTSUPP);
+        }
+        byte[] response = messages.call(VduseRequest.Suspend::new, messageTimeout);
+        if (result(response) != Vduse.REQ_RESULT_OK) {
+            throw new ErrnoException("VDUSE_SUSPEND refused by the device", Errno.EIO);
+        }
+        synchronized (this) {
+            suspended = true;
+        }
+    }
+
+    synchronized boolean suspended() {
+        return suspended;
+    }
+
+    /**
+     * {@code set_group_asid}: asks the device to move virtqueue group {@code group} to address
+     * space {@code asid}; only after an OK answer does the kernel translate that group through it.
+     *
+     * @throws ErrnoException {@code EINVAL} below API v1 or out of range, {@code EIO} if refused
+     */
+    void setGroupAsid(int group, int asid) throws ErrnoException {
+        if (apiVersion < Vduse.API_VERSION_1 || group < 0 || group >= groupCount || asid < 0
+                || asid >= addressSpaceCount) {
+            throw new ErrnoException("set_group_asid %d %d".formatted(group, asid), Errno.EINVAL);
+        }
+        byte[] response = messages.call(id -> new VduseRequest.SetVqGroupAsid(id, group, asid), messageTimeout);
+        if (result(response) != Vduse.REQ_RESULT_OK) {
+            throw new ErrnoException("VDUSE_SET_VQ_GROUP_ASID refused by the device", Errno.EIO);
+        }
+        synchronized (this) {
+            groupAsid[group] = asid;
+        }
+    }
+
+    /** {@code kick_vq}: signals the queue's kick eventfd, if the device set one and is not suspended. */
     void kick(int index, MemorySegment scratch) throws ErrnoException {
         int fd;
         synchronized (this) {
             fd = queue(index, "kick_vq").kickFd;
+            if (suspended || !queues[index].ready) {
+                return; // as vduse_vq_kick does
+            }
         }
         if (fd >= 0) {
             scratch.set(ValueLayout.JAVA_LONG, 0, 1L);

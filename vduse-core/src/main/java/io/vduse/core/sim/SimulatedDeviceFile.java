@@ -6,6 +6,7 @@ import io.vduse.api.Vduse;
 import io.vduse.api.VduseConfigData;
 import io.vduse.api.VduseIoctls;
 import io.vduse.api.VduseIotlbEntry;
+import io.vduse.api.VduseIotlbEntryV2;
 import io.vduse.api.VduseIovaInfo;
 import io.vduse.api.VduseVqConfig;
 import io.vduse.api.VduseVqEventfd;
@@ -62,7 +63,18 @@ final class SimulatedDeviceFile implements VduseFile {
             return 0;
         }
         if (number == VduseIoctls.IOTLB_GET_FD.request()) {
-            return iotlbFd(argument);
+            return iotlbFd(argument, VduseIotlbEntry.readFrom(argument), 0);
+        }
+        if (number == VduseIoctls.IOTLB_GET_FD2.request()) {
+            if (device.apiVersion < Vduse.API_VERSION_1) {
+                // -ENOIOCTLCMD in vduse_dev_ioctl, which reaches userspace as ENOTTY.
+                throw new ErrnoException("VDUSE_IOTLB_GET_FD2 below API v1", Errno.ENOTTY);
+            }
+            VduseIotlbEntryV2 query = VduseIotlbEntryV2.readFrom(argument);
+            if (!argument.asSlice(VduseIotlbEntryV2.RESERVED, 44).elements(Layouts.U8).allMatch(b -> b.get(Layouts.U8, 0) == 0)) {
+                throw new ErrnoException("VDUSE_IOTLB_GET_FD2 with reserved words set", Errno.EINVAL);
+            }
+            return iotlbFd(argument, query.entry(), query.asid());
         }
         if (number == VduseIoctls.IOTLB_GET_INFO.request()) {
             return iovaInfo(argument);
@@ -89,6 +101,16 @@ final class SimulatedDeviceFile implements VduseFile {
         if (reservedSet || (device.apiVersion < Vduse.API_VERSION_1 && config.group() != 0)) {
             throw new ErrnoException("VDUSE_VQ_SETUP with reserved fields or a group before API v1", Errno.EINVAL);
         }
+        if (device.apiVersion >= Vduse.API_VERSION_1) {
+            if (Integer.compareUnsigned(config.group(), device.groupCount) >= 0) {
+                throw new ErrnoException("VDUSE_VQ_SETUP: group %s of %d".formatted(
+                        Integer.toUnsignedString(config.group()), device.groupCount), Errno.EINVAL);
+            }
+            // From API v1 on, Linux 7.3 refuses to change a queue's setup while the driver runs.
+            if ((device.status() & io.vduse.api.virtio.VirtioStatus.DRIVER_OK) != 0) {
+                throw new ErrnoException("VDUSE_VQ_SETUP after DRIVER_OK with API v1", Errno.EINVAL);
+            }
+        }
         synchronized (device) {
             queue.maxSize = config.maxSize();
             queue.group = config.group();
@@ -107,13 +129,16 @@ final class SimulatedDeviceFile implements VduseFile {
         return 0;
     }
 
-    private int iotlbFd(MemorySegment argument) throws ErrnoException {
-        VduseIotlbEntry query = VduseIotlbEntry.readFrom(argument);
+    private int iotlbFd(MemorySegment argument, VduseIotlbEntry query, int asid) throws ErrnoException {
         if (Long.compareUnsigned(query.start(), query.last()) > 0) {
             throw new ErrnoException("VDUSE_IOTLB_GET_FD with start above last", Errno.EINVAL);
         }
+        if (Integer.compareUnsigned(asid, device.addressSpaceCount) >= 0) {
+            throw new ErrnoException("VDUSE_IOTLB_GET_FD2: address space %s of %d".formatted(
+                    Integer.toUnsignedString(asid), device.addressSpaceCount), Errno.EINVAL);
+        }
         IotlbLookup iotlb = device.iotlb();
-        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(query.start(), query.last());
+        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(asid, query.start(), query.last());
         if (entry == null) {
             throw new ErrnoException("VDUSE_IOTLB_GET_FD: nothing mapped in [0x%x, 0x%x]"
                     .formatted(query.start(), query.last()), Errno.EINVAL);
@@ -129,7 +154,7 @@ final class SimulatedDeviceFile implements VduseFile {
             throw new ErrnoException("VDUSE_IOTLB_GET_INFO with start above last", Errno.EINVAL);
         }
         IotlbLookup iotlb = device.iotlb();
-        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(query.start(), query.last());
+        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(0, query.start(), query.last());
         if (entry == null) {
             throw new ErrnoException("VDUSE_IOTLB_GET_INFO: nothing mapped", Errno.EINVAL);
         }

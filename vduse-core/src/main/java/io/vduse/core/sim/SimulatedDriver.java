@@ -92,6 +92,7 @@ public final class SimulatedDriver implements AutoCloseable {
     private final MemorySegment pollfds;
     private final MemorySegment kickScratch;
     private final AtomicInteger configInterrupts = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLongArray lookups;
     private final Thread interruptThread;
     private volatile boolean running = true;
     private long negotiated;
@@ -100,6 +101,7 @@ public final class SimulatedDriver implements AutoCloseable {
         this.device = device;
         this.options = options;
         this.domain = new IovaDomain(options.bounceSize(), Vduse.COHERENT_SIZE, MemfdDomainMemory.FACTORY);
+        this.lookups = new java.util.concurrent.atomic.AtomicLongArray(device.addressSpaceCount);
         int queues = device.config.vqNum();
         this.callFds = new EventFd[queues];
         for (int i = 0; i < queues; i++) {
@@ -165,7 +167,14 @@ public final class SimulatedDriver implements AutoCloseable {
         };
     }
 
-    private IotlbLookup.Entry lookup(long start, long last) {
+    /**
+     * The device's IOTLB. Every address space of a device created with several is a mirror of the
+     * driver's one IOVA domain (the same IOVAs reach the same memory), so that a group moved to
+     * another address space keeps its rings and buffers while the device must look them up there;
+     * {@link #lookups(int)} counts the lookups per address space.
+     */
+    private IotlbLookup.Entry lookup(int asid, long start, long last) {
+        lookups.incrementAndGet(asid);
         DomainMapping m = domain.findMapping(start, last).orElse(null);
         return m == null ? null : new IotlbLookup.Entry(m.start(), m.last(), m.offset(), m.access().vdusePerm(),
                 m.memory().fd());
@@ -254,6 +263,49 @@ public final class SimulatedDriver implements AutoCloseable {
         return done;
     }
 
+    /** How many IOTLB lookups ({@code IOTLB_GET_FD}, {@code IOTLB_GET_FD2}) named address space {@code asid}. */
+    public long lookups(int asid) {
+        return lookups.get(asid);
+    }
+
+    /**
+     * Suspends the device, as vhost-vdpa's {@code VHOST_VDPA_SUSPEND} does (QEMU on a VM stop):
+     * the kernel sends {@code VDUSE_SUSPEND} and, after an OK answer, drops kicks and interrupts
+     * until the next reset. Requests made available afterwards wait.
+     *
+     * @throws ErrnoException {@code EOPNOTSUPP} if the device was created without
+     *     {@code VDUSE_F_SUSPEND}; {@code EIO} if it refused
+     */
+    public void suspend() throws ErrnoException {
+        device.suspend();
+    }
+
+    /**
+     * Disables queue {@code queue} and reads where it stopped, as vhost-vdpa does on
+     * {@code VHOST_VDPA_SET_VRING_ENABLE} 0 followed by {@code VHOST_GET_VRING_BASE}.
+     *
+     * @return the queue's state as the device reported it
+     */
+    public VqState disableQueue(int queue) throws ErrnoException {
+        device.setQueueReady(queue, false);
+        return device.vqState(queue);
+    }
+
+    /**
+     * Enables queue {@code queue} again from {@code state} ({@code VHOST_SET_VRING_BASE}, then
+     * {@code VHOST_VDPA_SET_VRING_ENABLE} 1).
+     */
+    public void enableQueue(int queue, VqState state) throws ErrnoException {
+        device.setQueueState(queue, state);
+        device.setQueueReady(queue, true);
+        device.kick(queue, kickScratch);
+    }
+
+    /** Moves virtqueue group {@code group} to address space {@code asid} ({@code VHOST_VDPA_SET_GROUP_ASID}). */
+    public void setGroupAsid(int group, int asid) throws ErrnoException {
+        device.setGroupAsid(group, asid);
+    }
+
     /** Asks the device for a queue's state ({@code VDUSE_GET_VQ_STATE}). */
     public VqState queueState(int queue) throws ErrnoException {
         return device.vqState(queue);
@@ -262,6 +314,11 @@ public final class SimulatedDriver implements AutoCloseable {
     /** Tells the device that mappings in {@code [start, last]} changed ({@code VDUSE_UPDATE_IOTLB}). */
     public void updateIotlb(long start, long last) throws ErrnoException {
         device.updateIotlb(start, last);
+    }
+
+    /** The same for address space {@code asid} (API v1; vhost-vdpa's IOTLB messages carry it). */
+    public void updateIotlb(int asid, long start, long last) throws ErrnoException {
+        device.updateIotlb(asid, start, last);
     }
 
     /** Sends a message of a type the kernel does not define; the device's result code. */

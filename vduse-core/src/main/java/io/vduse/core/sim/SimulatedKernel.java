@@ -6,6 +6,7 @@ import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
 import io.vduse.core.VduseKernel;
+import io.vduse.core.internal.CreateDevRules;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,29 +19,74 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class SimulatedKernel implements VduseKernel {
 
-    private final long apiVersion;
+    /**
+     * The Linux release whose VDUSE a simulated kernel answers as; each difference is one
+     * {@code KernelFactsTest} pins on the real kernel.
+     */
+    public enum Release {
+        /**
+         * Linux 6.12: {@code VDUSE_GET_API_VERSION} answers 0, the control device knows no VDUSE
+         * features ({@code VDUSE_GET_FEATURES} is {@code EINVAL}), {@code vq_align} up to
+         * PAGE_SIZE is taken as it is.
+         */
+        LINUX_6_12(Vduse.API_VERSION_0, 0, false),
+        /**
+         * Linux 7.3: API version 1 (what {@code VDUSE_GET_API_VERSION} answers and then holds to
+         * on a control file that set none; one that creates a device without asking gets 0),
+         * VDUSE features {@code QUEUE_READY} and {@code SUSPEND}, and {@code vq_align} must be a
+         * power of two of at least 4.
+         */
+        LINUX_7_3(Vduse.API_VERSION_1, (1L << Vduse.F_QUEUE_READY) | (1L << Vduse.F_SUSPEND), true);
+
+        final long apiVersion;
+        final long vduseFeatures;
+        final boolean alignmentChecked;
+
+        Release(long apiVersion, long vduseFeatures, boolean alignmentChecked) {
+            this.apiVersion = apiVersion;
+            this.vduseFeatures = vduseFeatures;
+            this.alignmentChecked = alignmentChecked;
+        }
+
+        /** The highest API version this release offers. */
+        public long apiVersion() {
+            return apiVersion;
+        }
+
+        /** What {@code VDUSE_GET_FEATURES} answers; 0 where the ioctl does not exist. */
+        public long vduseFeatures() {
+            return vduseFeatures;
+        }
+    }
+
+    private final Release release;
     private final Duration messageTimeout;
     private final Map<String, SimulatedDevice> devices = new ConcurrentHashMap<>();
 
-    /** A kernel answering API version 0 (as Linux up to 6.x does), with a 30 s message time-out. */
+    /** A kernel answering as Linux 6.12 does, with a 30 s message time-out. */
     public SimulatedKernel() {
-        this(Vduse.API_VERSION_0, Duration.ofSeconds(Vduse.DEFAULT_MSG_TIMEOUT_SECONDS));
+        this(Release.LINUX_6_12, Duration.ofSeconds(Vduse.DEFAULT_MSG_TIMEOUT_SECONDS));
+    }
+
+    /** A kernel answering as {@code release} does, with a 30 s message time-out. */
+    public SimulatedKernel(Release release) {
+        this(release, Duration.ofSeconds(Vduse.DEFAULT_MSG_TIMEOUT_SECONDS));
     }
 
     /**
-     * A kernel with the given highest API version and message time-out.
+     * A kernel answering as {@code release} does, with the given message time-out.
      *
-     * @param apiVersion what {@code VDUSE_GET_API_VERSION} answers
      * @param messageTimeout how long a control message waits for the device before the device
      *     is marked broken ({@code msg_timeout} in sysfs)
      */
-    public SimulatedKernel(long apiVersion, Duration messageTimeout) {
-        this.apiVersion = apiVersion;
+    public SimulatedKernel(Release release, Duration messageTimeout) {
+        this.release = java.util.Objects.requireNonNull(release, "release");
         this.messageTimeout = messageTimeout;
     }
 
-    long apiVersion() {
-        return apiVersion;
+    /** The release this kernel answers as. */
+    public Release release() {
+        return release;
     }
 
     @Override
@@ -65,15 +111,16 @@ public final class SimulatedKernel implements VduseKernel {
 
     @Override
     public String description() {
-        return "simulated";
+        return "simulated " + release;
     }
 
-    void create(VduseDevConfig config, boolean reservedBitsSet, long fileApiVersion) throws ErrnoException {
-        var violation = DeviceRules.violation(config, reservedBitsSet, fileApiVersion);
+    void create(VduseDevConfig config, boolean reservedBitsSet, long fileApiVersion, long vduseFeatures)
+            throws ErrnoException {
+        var violation = CreateDevRules.violation(config, reservedBitsSet, fileApiVersion, release.alignmentChecked);
         if (violation.isPresent()) {
             throw new ErrnoException("VDUSE_CREATE_DEV " + config.name() + ": " + violation.get(), Errno.EINVAL);
         }
-        SimulatedDevice device = new SimulatedDevice(config, fileApiVersion, messageTimeout);
+        SimulatedDevice device = new SimulatedDevice(config, fileApiVersion, vduseFeatures, messageTimeout);
         if (devices.putIfAbsent(config.name(), device) != null) {
             throw new ErrnoException("VDUSE_CREATE_DEV " + config.name(), Errno.EEXIST);
         }

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.Test;
 class SimulatedKernelTest {
 
     private static final long ACCESS_PLATFORM = VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
-    private final SimulatedKernel kernel = new SimulatedKernel(Vduse.API_VERSION_0, Duration.ofSeconds(5));
+    private final SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofSeconds(5));
     private final VduseFile control = kernel.openControl();
     private final Arena arena = Arena.ofShared();
 
@@ -205,7 +205,7 @@ class SimulatedKernelTest {
 
     @Test
     void aDeviceThatDoesNotAnswerInTimeIsBroken() throws Exception {
-        SimulatedKernel impatient = new SimulatedKernel(Vduse.API_VERSION_0, Duration.ofMillis(100));
+        SimulatedKernel impatient = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofMillis(100));
         VduseDevConfig c = new VduseDevConfig("slow", 0, VirtioDeviceId.BLOCK, ACCESS_PLATFORM, 1, 4096, 0, 0, new byte[8]);
         MemorySegment arg = arena.allocate(c.byteSize());
         c.writeTo(arg);

@@ -69,6 +69,7 @@ public final class VduseDevice implements AutoCloseable {
      * Message thread only.
      */
     private final VqState[] parked;
+    private final ControlHandler control;
     private final MessageLoop messages;
     private final Arena arena = Arena.ofShared();
     /** Control-path ioctl arguments, used by one thread at a time (start-up, then the message thread). */
@@ -105,7 +106,8 @@ public final class VduseDevice implements AutoCloseable {
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new QueueWorker(spec.name, i, file, spec.handlers.create(i), this::queueBroken, spec.busyPoll);
         }
-        this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
+        this.control = new ControlHandler(this);
+        this.messages = new MessageLoop(spec.name, file, apiVersion, control);
     }
 
     /** Starts describing a device named {@code name} ({@code /dev/vduse/NAME}). */
@@ -131,6 +133,15 @@ public final class VduseDevice implements AutoCloseable {
      */
     public long vduseFeatures() {
         return vduseFeatures;
+    }
+
+    /**
+     * Control messages of {@code type} ({@link Vduse#REQ_SET_STATUS}, {@link Vduse#REQ_SET_VQ_READY},
+     * ...) the kernel sent since the device started; types the SDK does not know count together
+     * under any type above {@link Vduse#REQ_SUSPEND}.
+     */
+    public long controlMessages(int type) {
+        return control.received(type);
     }
 
     /** Whether queue {@code index} is being served now. */

@@ -137,7 +137,10 @@ class Linux73Test {
         roundTrip(blk, 0, new Random(3), 10);
         assertThat(device.queueRunning(0)).isTrue();
 
+        // One SET_VQ_READY per queue at bring-up, each answered OK (a FAILED one breaks the device).
+        assertThat(device.controlMessages(Vduse.REQ_SET_VQ_READY)).isEqualTo(2);
         VqState stopped = driver.disableQueue(0);
+        assertThat(device.controlMessages(Vduse.REQ_SET_VQ_READY)).isEqualTo(3);
         assertThat(device.queueRunning(0)).isFalse();
         assertThat(device.queueRunning(1)).isTrue();
         // 10 writes and 10 reads popped: the state the kernel saves is exact.
@@ -185,6 +188,7 @@ class Linux73Test {
         Thread.sleep(300);
         driver.suspend();
         assertThat(device.suspended()).isTrue();
+        assertThat(device.controlMessages(Vduse.REQ_SUSPEND)).isEqualTo(1);
         assertThat(device.queueRunning(0)).isFalse();
         assertThat(device.queueRunning(1)).isFalse();
         stop.set(true);

@@ -5,13 +5,15 @@ import io.vduse.api.virtio.VirtioBlkConfig;
 import io.vduse.api.virtio.VirtioFeatures;
 
 /**
- * What the device offers the driver: its feature bits and its config space, with the limits the
- * request handler enforces. The values follow what QEMU's {@code vduse-blk} export offers, except
- * where a limit of QEMU's block layer does not apply to a file (discard and write-zeroes sizes).
+ * What the device offers the driver: its feature bits and its config space. {@code size_max},
+ * {@code seg_max} and the topology are hints the driver should respect; a request beyond them is
+ * served all the same (real drivers send them). The discard and write-zeroes limits are enforced.
+ * The values follow what QEMU's {@code vduse-blk} export offers, except where a limit of QEMU's
+ * block layer does not apply to a file (discard and write-zeroes sizes).
  */
 public final class BlkConfigSpace {
 
-    /** {@code size_max}: the largest buffer of a request, and the unit the handler copies in. */
+    /** {@code size_max}: the largest buffer the driver is asked to use; larger ones are served. */
     public static final int SIZE_MAX = 1 << 20;
     /** {@code max_discard_sectors} and {@code max_write_zeroes_sectors}: 2 GiB per range. */
     public static final int MAX_ZEROING_SECTORS = 1 << 22;
@@ -45,7 +47,10 @@ public final class BlkConfigSpace {
         return features;
     }
 
-    /** The most buffers a request may have: the ring less the header's and the status's. */
+    /**
+     * {@code seg_max}, the most data buffers the driver is asked to use: the ring less the
+     * header's and the status's. A chain with more is served; only the ring bounds a chain.
+     */
     public static int segMax(BlkOptions options) {
         return options.queueSize() - 2;
     }

@@ -16,19 +16,30 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Everything the driver sends is checked before the backend is touched: a chain without a
  * writable byte cannot be answered and is returned untouched; a short header, a range outside the
- * capacity or off the block size, an oversized buffer or transfer, or a write to a read-only
- * device is answered {@code IOERR}; an unknown type, or discard and write-zeroes ranges in a
- * layout or with flags the device does not know, {@code UNSUPP}. A backend failure is thrown to
- * the SDK, which calls {@link #failed} to answer that request {@code IOERR}.
+ * capacity or off the block size, or a write to a read-only device is answered {@code IOERR}; an
+ * unknown type, or discard and write-zeroes ranges in a layout or with flags the device does not
+ * know, {@code UNSUPP}. A backend failure is thrown to the SDK, which calls {@link #failed} to
+ * answer that request {@code IOERR}.
+ *
+ * <p>What the device advertises for data, {@code size_max} and {@code seg_max}, is what the
+ * driver is asked to keep to, not a reason to fail a request: real drivers send larger buffers
+ * (libblkio through vhost-vdpa does not split by {@code size_max}), and any buffer, any number of
+ * them and any length the chain holds is served. The real bounds are elsewhere: the ring bounds a
+ * chain (the virtqueue refuses a longer one), a chain holds at most 2^32 - 1 bytes, and the range
+ * must lie in the capacity.
  *
  * <p>No allocation per request. Where the backend takes I/O vectors, data moves straight
  * between the backend and the driver's buffers, described into {@link IoVectors} made once per
- * queue; otherwise (a backend without vectors, heap memory, pieces off an {@code O_DIRECT}
- * alignment, more pieces than a system call takes) it goes through a page-aligned scratch buffer
- * made once per queue, in chunks of {@link BlkConfigSpace#SIZE_MAX}. Discard ranges land in
+ * queue; a request in more pieces than one system call takes ({@link IoVectors#IOV_MAX}) moves in
+ * consecutive vectored calls, each at its own offset. What vectors cannot carry (a backend without
+ * them, heap memory, pieces off an {@code O_DIRECT} alignment) goes through a page-aligned scratch
+ * buffer made once per queue, {@link #SCRATCH_SIZE} bytes at a time. Discard ranges land in
  * preallocated arrays.
  */
 final class BlkQueueHandler implements QueueHandler {
+
+    /** The size of the scratch buffer each queue copies through where vectors cannot be used. */
+    static final int SCRATCH_SIZE = 1 << 20;
 
     private final DiskState disk;
     private final BlockBackend backend;
@@ -42,20 +53,19 @@ final class BlkQueueHandler implements QueueHandler {
     private final boolean[] rangeUnmap = new boolean[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
 
     /**
-     * @param scratch native memory of {@link BlkConfigSpace#SIZE_MAX} bytes, aligned to
-     *     {@link BlockBackend#BUFFER_ALIGNMENT}, used by this queue alone
-     * @param maxSegments the most data buffers a request may have ({@code seg_max})
+     * @param scratch native memory of any size (the device gives {@link #SCRATCH_SIZE} bytes),
+     *     aligned to {@link BlockBackend#BUFFER_ALIGNMENT}, used by this queue alone
      */
-    BlkQueueHandler(DiskState disk, BlockBackend backend, MemorySegment scratch, QueueCounters counters,
-            int maxSegments) {
+    BlkQueueHandler(DiskState disk, BlockBackend backend, MemorySegment scratch, QueueCounters counters) {
         this.disk = disk;
         this.backend = backend;
         this.scratch = scratch;
         this.serial = MemorySegment.ofArray(disk.serial());
         this.counters = counters;
         long alignment = backend.vectorAlignment();
-        this.vectors = alignment == 0 ? null
-                : new IoVectors(Math.clamp(maxSegments, 1, IoVectors.IOV_MAX), alignment);
+        // IOV_MAX is a limit of the system call, not of a request: a request in more pieces is
+        // moved in batches of this many, so the array is sized for one call whatever the ring.
+        this.vectors = alignment == 0 ? null : new IoVectors(IoVectors.IOV_MAX, alignment);
     }
 
     @Override
@@ -111,19 +121,24 @@ final class BlkQueueHandler implements QueueHandler {
     private int read(DescriptorChain chain, long sector) throws IOException {
         ChainWriter out = chain.writer();
         long length = out.remaining() - 1;
-        if (!transferOk(chain, sector, length)) {
+        if (!disk.rangeOk(sector, length)) {
             return VirtioBlk.S_IOERR;
         }
         long offset = sector * VirtioBlk.SECTOR_SIZE;
-        if (vectorsTake(length) && out.appendTo(vectors, length)) {
-            backend.readVectors(offset, vectors);
-        } else {
-            for (long done = 0; done < length; ) {
-                long n = Math.min(scratch.byteSize(), length - done);
-                backend.read(offset + done, scratch, n);
-                out.write(scratch, 0, n);
-                done += n;
-            }
+        long done = 0;
+        long n;
+        // Batches of up to IOV_MAX pieces, each read at its own offset. A batch ends on a piece
+        // boundary, which with O_DIRECT is aligned, so the next batch's offset is aligned too.
+        while (done < length && (n = describe(out, length - done)) > 0) {
+            backend.readVectors(offset + done, vectors);
+            done += n;
+        }
+        // What the vectors could not take, from the first piece they refused on.
+        while (done < length) {
+            n = Math.min(scratch.byteSize(), length - done);
+            backend.read(offset + done, scratch, n);
+            out.write(scratch, 0, n);
+            done += n;
         }
         counters.increment(Counter.READS);
         counters.add(Counter.BYTES_READ, length);
@@ -133,45 +148,47 @@ final class BlkQueueHandler implements QueueHandler {
     private int write(DescriptorChain chain, long sector) throws IOException {
         ChainReader in = chain.reader();
         long length = in.remaining();
-        if (disk.readOnly() || !transferOk(chain, sector, length)) {
+        if (disk.readOnly() || !disk.rangeOk(sector, length)) {
             return VirtioBlk.S_IOERR;
         }
         long offset = sector * VirtioBlk.SECTOR_SIZE;
-        if (vectorsTake(length) && in.appendTo(vectors, length)) {
-            backend.writeVectors(offset, vectors);
-        } else {
-            for (long done = 0; done < length; ) {
-                long n = Math.min(scratch.byteSize(), length - done);
-                in.read(scratch, 0, n);
-                backend.write(offset + done, scratch, n);
-                done += n;
-            }
+        long done = 0;
+        long n;
+        while (done < length && (n = describe(in, length - done)) > 0) {
+            backend.writeVectors(offset + done, vectors);
+            done += n;
+        }
+        while (done < length) {
+            n = Math.min(scratch.byteSize(), length - done);
+            in.read(scratch, 0, n);
+            backend.write(offset + done, scratch, n);
+            done += n;
         }
         counters.increment(Counter.WRITES);
         counters.add(Counter.BYTES_WRITTEN, length);
         return VirtioBlk.S_OK;
     }
 
-    /** Whether to try vectors for a transfer of {@code length} bytes; empties them if so. */
-    private boolean vectorsTake(long length) {
-        if (vectors == null || length == 0) {
-            return false;
+    /**
+     * Describes the next batch of the chain's writable data, at most {@code length} bytes, into
+     * the emptied vectors; returns its bytes, 0 when the backend takes no vectors or the next
+     * piece cannot be one (heap memory, off the alignment).
+     */
+    private long describe(ChainWriter out, long length) {
+        if (vectors == null) {
+            return 0;
         }
         vectors.clear();
-        return true;
+        return out.appendUpTo(vectors, length);
     }
 
-    /** The range is valid and the chain keeps within {@code seg_max} buffers of {@code size_max}. */
-    private boolean transferOk(DescriptorChain chain, long sector, long length) {
-        if (!disk.rangeOk(sector, length) || length > disk.maxTransfer()) {
-            return false;
+    /** {@link #describe(ChainWriter, long)} for the chain's readable data. */
+    private long describe(ChainReader in, long length) {
+        if (vectors == null) {
+            return 0;
         }
-        for (int i = 0; i < chain.bufferCount(); i++) {
-            if (chain.length(i) > disk.maxBuffer()) {
-                return false;
-            }
-        }
-        return true;
+        vectors.clear();
+        return in.appendUpTo(vectors, length);
     }
 
     private int flush() throws IOException {

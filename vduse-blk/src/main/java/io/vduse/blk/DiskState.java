@@ -12,8 +12,6 @@ final class DiskState {
     private final int logicalBlockSize;
     private final boolean readOnly;
     private final byte[] serial;
-    private final long maxBuffer;
-    private final long maxTransfer;
     private volatile long capacityBytes;
 
     DiskState(BlkOptions options, long capacityBytes) {
@@ -23,9 +21,6 @@ final class DiskState {
         this.serial = new byte[VirtioBlk.ID_BYTES];
         byte[] ascii = options.serial().getBytes(StandardCharsets.US_ASCII);
         System.arraycopy(ascii, 0, serial, 0, ascii.length);
-        // A buffer may carry the header or the status next to a full segment of data.
-        this.maxBuffer = BlkConfigSpace.SIZE_MAX + VirtioBlk.OUT_HDR_SIZE;
-        this.maxTransfer = (long) BlkConfigSpace.segMax(options) * BlkConfigSpace.SIZE_MAX;
         setCapacity(capacityBytes);
     }
 
@@ -53,17 +48,11 @@ final class DiskState {
         return serial;
     }
 
-    long maxBuffer() {
-        return maxBuffer;
-    }
-
-    long maxTransfer() {
-        return maxTransfer;
-    }
-
     /**
      * Whether {@code length} bytes at 512-byte sector {@code sector} are a valid range: starting
-     * and ending on logical block boundaries, inside the capacity.
+     * and ending on logical block boundaries, inside the capacity. Any length is checked without
+     * overflow (the sector is compared before it is turned into bytes); this, not the advertised
+     * {@code size_max} and {@code seg_max}, is what bounds a transfer.
      */
     boolean rangeOk(long sector, long length) {
         if (sector < 0 || length < 0 || length % logicalBlockSize != 0

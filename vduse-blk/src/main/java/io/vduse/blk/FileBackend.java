@@ -21,6 +21,8 @@ import java.nio.file.Path;
  *   <li>WRITE_ZEROES with the unmap flag punches a hole too; without it, or where holes are not
  *       supported, it tries {@code ZERO_RANGE}, then a hole followed by an allocation, and at last
  *       writes zeros.
+ *   <li>A short transfer (a system call moves at most 2 GiB - 4 KiB, and a signal may cut one
+ *       short) is resumed where it stopped; moving nothing is an error (the end of the file).
  *   <li>With {@code O_DIRECT} the page cache is bypassed; the device's buffers are page aligned
  *       and its requests block aligned, which is what the kernel asks for (a logical block size
  *       below the medium's own makes such requests fail with {@code EINVAL}, as IOERR).

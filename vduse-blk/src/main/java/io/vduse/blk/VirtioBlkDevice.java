@@ -55,8 +55,8 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     .config(config.toBytes())
                     .queues(options.numQueues(), options.queueSize())
                     .handlers(index -> new BlkQueueHandler(disk, backend,
-                            arena.allocate(BlkConfigSpace.SIZE_MAX, BlockBackend.BUFFER_ALIGNMENT), counters[index],
-                            BlkConfigSpace.segMax(options)))
+                            arena.allocate(BlkQueueHandler.SCRATCH_SIZE, BlockBackend.BUFFER_ALIGNMENT),
+                            counters[index]))
                     .reconnect(options.reconnect())
                     .busyPoll(options.busyPoll())
                     .start();

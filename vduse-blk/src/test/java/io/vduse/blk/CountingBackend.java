@@ -7,8 +7,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntPredicate;
 
 /**
- * Wraps a backend: counts flushes, writes and vectored transfers, and fails the writes (copied or
- * vectored) that {@code failWrite} picks (by number, from 1).
+ * Wraps a backend: counts flushes, writes and vectored transfers (and the most pieces one was
+ * given), and fails the writes (copied or vectored) that {@code failWrite} picks (by number, from 1).
  */
 final class CountingBackend implements BlockBackend {
 
@@ -18,6 +18,8 @@ final class CountingBackend implements BlockBackend {
     final AtomicInteger copiedWrites = new AtomicInteger();
     final AtomicInteger vectorReads = new AtomicInteger();
     final AtomicInteger vectorWrites = new AtomicInteger();
+    /** The most pieces one vectored transfer was given. */
+    final AtomicInteger mostVectors = new AtomicInteger();
     private final BlockBackend inner;
     private final IntPredicate failWrite;
 
@@ -63,6 +65,7 @@ final class CountingBackend implements BlockBackend {
     @Override
     public void readVectors(long offset, IoVectors vectors) throws IOException {
         vectorReads.incrementAndGet();
+        mostVectors.accumulateAndGet(vectors.count(), Math::max);
         inner.readVectors(offset, vectors);
     }
 
@@ -72,6 +75,7 @@ final class CountingBackend implements BlockBackend {
             throw new IOException("injected failure of write " + writes.get());
         }
         vectorWrites.incrementAndGet();
+        mostVectors.accumulateAndGet(vectors.count(), Math::max);
         inner.writeVectors(offset, vectors);
     }
 

@@ -127,6 +127,26 @@ final class BufferCursor {
         return true;
     }
 
+    /**
+     * Appends native pieces of the next {@code length} bytes to {@code vectors} and moves past
+     * them, until {@code length} bytes are appended, {@code vectors} is full, or a piece is not
+     * native memory or is off its alignment; returns the bytes appended (0 when the first piece
+     * is refused). Pieces are appended whole, so what is appended ends on a piece boundary.
+     */
+    long appendUpTo(IoVectors vectors, long length) {
+        require(length);
+        long left = length;
+        while (left > 0 && vectors.count() < vectors.capacity()) {
+            long n = piece(left);
+            if (!segment.isNative() || !vectors.add(segment.address() + offset, n)) {
+                break;
+            }
+            advance(n);
+            left -= n;
+        }
+        return length - left;
+    }
+
     /** Skips {@code n} bytes without translating them. */
     void skip(long n) {
         require(n);

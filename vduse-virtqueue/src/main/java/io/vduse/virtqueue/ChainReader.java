@@ -141,4 +141,20 @@ public final class ChainReader {
     public boolean appendTo(IoVectors vectors, long length) {
         return cursor.appendTo(vectors, length);
     }
+
+    /**
+     * Appends the next {@code length} bytes of the readable buffers to {@code vectors} as far
+     * as it takes them, and moves past what was appended: a request in more pieces than one
+     * {@code pwritev(2)} takes is described and moved in batches. Stops when {@code length} bytes
+     * are appended, when {@code vectors} is full, or before a piece that is not native memory or
+     * is off the alignment of {@code vectors} (0 if that is the first piece: the caller copies
+     * from there). Pieces are appended whole. The addresses are raw, as for {@link #appendTo}.
+     *
+     * @return the bytes appended, 0 to {@code length}
+     * @throws IndexOutOfBoundsException if fewer than {@code length} bytes are left
+     * @throws VirtqueueException if a buffer is not mapped with the access it needs
+     */
+    public long appendUpTo(IoVectors vectors, long length) {
+        return cursor.appendUpTo(vectors, length);
+    }
 }

@@ -12,6 +12,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * {@link ChainReader#appendTo} and {@link ChainWriter#appendTo}: the pieces are the chain's own
  * memory, split at buffer and mapping edges, and a refusal leaves the position where it was.
+ * {@code appendUpTo}: as many whole pieces as the vectors take, in batches, stopping before a
+ * piece they refuse.
  */
 class AppendToTest {
 
@@ -143,6 +145,60 @@ class AppendToTest {
             assertThat(v.count()).isZero();
             assertThat(chain.writer().bytesWritten()).isZero();
             assertThat(chain.reader().appendTo(v, 64)).as("native memory").isTrue();
+        }
+    }
+
+    @ParameterizedTest(name = "packed={0}")
+    @ValueSource(booleans = {false, true})
+    void appendUpToFillsTheVectorsAndGoesOnInTheNextBatch(boolean packed) {
+        try (Rig rig = new Rig(8, Rig.features(packed, false, false))) {
+            // Five pieces: 100, then 300 across the mapping edge (200 + 100), then 50 and 60.
+            long[] iovas = {Rig.DATA, EDGE - 200, Rig.DATA + 8192, Rig.DATA + 12288};
+            int[] lengths = {100, 300, 50, 60};
+            byte[] data = pattern(510, 5);
+            int at = 0;
+            for (int i = 0; i < iovas.length; i++) {
+                rig.memory.copyIn(iovas[i], Arrays.copyOfRange(data, at, at + lengths[i]));
+                at += lengths[i];
+            }
+            ChainReader in = rig.popOne(iovas, lengths, 4, 0).reader();
+            IoVectors v = new IoVectors(2, 1);
+
+            assertThat(in.appendUpTo(v, 510)).as("two pieces fit").isEqualTo(300);
+            assertThat(v.count()).isEqualTo(2);
+            assertThat(gathered(rig, v)).isEqualTo(Arrays.copyOfRange(data, 0, 300));
+            assertThat(in.bytesRead()).isEqualTo(300);
+            assertThat(in.appendUpTo(v, 210)).as("the vectors are full").isZero();
+
+            v.clear();
+            assertThat(in.appendUpTo(v, 210)).isEqualTo(150);
+            assertThat(gathered(rig, v)).isEqualTo(Arrays.copyOfRange(data, 300, 450));
+            v.clear();
+            assertThat(in.appendUpTo(v, 60)).isEqualTo(60);
+            assertThat(gathered(rig, v)).isEqualTo(Arrays.copyOfRange(data, 450, 510));
+            assertThat(in.remaining()).isZero();
+        }
+    }
+
+    @ParameterizedTest(name = "packed={0}")
+    @ValueSource(booleans = {false, true})
+    void appendUpToStopsBeforeARefusedPiece(boolean packed) {
+        try (Rig rig = new Rig(8, Rig.features(packed, false, false))) {
+            rig.memory.mapHeap(HEAP, 4096, Access.READ_WRITE);
+            // 512 aligned, then 512 off the alignment, then 512 of heap memory.
+            long[] iovas = {Rig.DATA, Rig.DATA + 8192 + 3, HEAP};
+            int[] lengths = {512, 512, 512};
+            DescriptorChain chain = rig.popOne(iovas, lengths, 0, 3);
+            ChainWriter out = chain.writer();
+            IoVectors v = new IoVectors(8, 512);
+            assertThat(out.appendUpTo(v, 1536)).isEqualTo(512);
+            assertThat(out.bytesWritten()).isEqualTo(512);
+            assertThat(out.appendUpTo(v, 1024)).as("off the alignment").isZero();
+            assertThat(v.count()).isEqualTo(1);
+            out.skip(512);
+            assertThat(out.appendUpTo(v, 512)).as("heap memory").isZero();
+            assertThat(out.bytesWritten()).isEqualTo(1024);
+            assertThat(rig.device.failure()).isNull();
         }
     }
 }

@@ -19,9 +19,14 @@ import java.util.Objects;
  * @param busyPoll spin on the rings instead of waiting for kicks
  * @param packedRing offer {@code VIRTIO_F_RING_PACKED}; off by default because a packed ring
  *     cannot be resumed by a reconnecting process (the SDK resumes split rings only)
+ * @param apiVersion the VDUSE API version to create the device with (0 or 1), or
+ *     {@link #HIGHEST_API_VERSION} for the highest the kernel offers (1 on Linux 7.3, 0 on 6.12)
  */
 public record BlkOptions(String name, int numQueues, int queueSize, int logicalBlockSize, String serial,
-        boolean readOnly, boolean reconnect, boolean busyPoll, boolean packedRing) {
+        boolean readOnly, boolean reconnect, boolean busyPoll, boolean packedRing, long apiVersion) {
+
+    /** {@link #apiVersion()}: the highest version both the kernel and the SDK know. */
+    public static final long HIGHEST_API_VERSION = -1;
 
     /** The most request queues (the config space's {@code num_queues} is 16 bits; 64 is plenty). */
     public static final int MAX_QUEUES = 64;
@@ -58,6 +63,9 @@ public record BlkOptions(String name, int numQueues, int queueSize, int logicalB
             throw new IllegalArgumentException("serial must be at most " + VirtioBlk.ID_BYTES
                     + " ASCII characters: '" + serial + "'");
         }
+        if (apiVersion != HIGHEST_API_VERSION && apiVersion != Vduse.API_VERSION_0 && apiVersion != Vduse.API_VERSION_1) {
+            throw new IllegalArgumentException("vduse-api must be 0 or 1: " + apiVersion);
+        }
     }
 
     /**
@@ -66,41 +74,47 @@ public record BlkOptions(String name, int numQueues, int queueSize, int logicalB
      */
     public static BlkOptions defaults(String name) {
         return new BlkOptions(name, 1, 256, VirtioBlk.SECTOR_SIZE, name.length() <= VirtioBlk.ID_BYTES ? name : "",
-                false, false, false, false);
+                false, false, false, false, HIGHEST_API_VERSION);
+    }
+
+    /** These options with the VDUSE API version pinned ({@link #HIGHEST_API_VERSION}: not pinned). */
+    public BlkOptions withApiVersion(long value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
+                packedRing, value);
     }
 
     /** These options with {@code numQueues} queues of {@code queueSize}. */
     public BlkOptions withQueues(int count, int size) {
-        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll, packedRing);
+        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion);
     }
 
     /** These options with another logical block size. */
     public BlkOptions withLogicalBlockSize(int size) {
-        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll, packedRing);
+        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion);
     }
 
     /** These options with another serial. */
     public BlkOptions withSerial(String value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect, busyPoll, packedRing);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect, busyPoll, packedRing, apiVersion);
     }
 
     /** These options, read-only or writable. */
     public BlkOptions withReadOnly(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect, busyPoll, packedRing);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect, busyPoll, packedRing, apiVersion);
     }
 
     /** These options with or without reconnecting. */
     public BlkOptions withReconnect(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value, busyPoll, packedRing);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value, busyPoll, packedRing, apiVersion);
     }
 
     /** These options with or without offering packed rings. */
     public BlkOptions withPackedRing(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll, value);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll, value, apiVersion);
     }
 
     /** These options with or without busy polling. */
     public BlkOptions withBusyPoll(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, value, packedRing);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, value, packedRing, apiVersion);
     }
 }

@@ -48,7 +48,11 @@ public final class VirtioBlkDevice implements AutoCloseable {
         }
         VirtioBlkConfig config = BlkConfigSpace.config(options, disk.capacityBytes());
         try {
-            this.device = VduseDevice.builder(options.name())
+            VduseDevice.Builder builder = VduseDevice.builder(options.name());
+            if (options.apiVersion() != BlkOptions.HIGHEST_API_VERSION) {
+                builder.apiVersion(options.apiVersion());
+            }
+            this.device = builder
                     .kernel(kernel)
                     .deviceId(VirtioDeviceId.BLOCK)
                     .features(BlkConfigSpace.features(options))
@@ -78,6 +82,11 @@ public final class VirtioBlkDevice implements AutoCloseable {
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(kernel, "kernel");
         return new VirtioBlkDevice(options, backend, kernel);
+    }
+
+    /** The VDUSE API version the device was created with (or taken over at). */
+    public long apiVersion() {
+        return device.apiVersion();
     }
 
     /** The options the device was started with. */

@@ -57,14 +57,16 @@ final class SimulationService {
             backend.close();
             return 1;
         }
-        SimulatedKernel kernel = new SimulatedKernel();
+        // The newest kernel the simulation models (Linux 7.3: API v1, queue-ready messages), so
+        // that every --vduse-api value runs.
+        SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_7_3);
         try (backend;
                 VirtioBlkDevice device = VirtioBlkDevice.start(options, backend, kernel);
                 SimulatedDriver driver = SimulatedDriver.attach(kernel, options.name(),
                         SimulatedDriver.Options.defaults().withQueueSize(options.queueSize()))) {
-            out.printf("simulate: device %s on %s, %d bytes, %d queue(s) of %d, %d-byte blocks, seed %d%n",
+            out.printf("simulate: device %s on %s, %d bytes, %d queue(s) of %d, %d-byte blocks, VDUSE API %d, seed %d%n",
                     options.name(), backend.describe(), device.capacityBytes(), options.numQueues(),
-                    driver.queueSize(0), options.logicalBlockSize(), seed);
+                    driver.queueSize(0), options.logicalBlockSize(), device.apiVersion(), seed);
             out.flush();
             SimulatedWorkload workload = new SimulatedWorkload(driver, options.numQueues(),
                     options.logicalBlockSize(), device.capacityBytes(), fresh, seed, out);

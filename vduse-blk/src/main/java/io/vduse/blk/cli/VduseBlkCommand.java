@@ -97,6 +97,11 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "--reconnect can resume split rings only.")
     boolean packedRing;
 
+    @Option(names = "--vduse-api", paramLabel = "N",
+            description = "VDUSE API version to create the device with, 0 or 1 (default: the highest the kernel "
+                    + "offers: 1 on Linux 7.3, 0 on 6.12).")
+    Long vduseApi;
+
     @Option(names = "--busy-poll",
             description = "Spin on the rings instead of waiting for kicks: lower latency, one busy core per queue.")
     boolean busyPoll;
@@ -163,9 +168,13 @@ final class VduseBlkCommand implements Callable<Integer> {
         check("--logical-block-size", () -> BlkOptions.defaults(name).withLogicalBlockSize(logicalBlockSize));
         String chosenSerial = serial != null ? serial : BlkOptions.defaults(name).serial();
         check("--serial", () -> BlkOptions.defaults(name).withSerial(chosenSerial));
+        long api = vduseApi == null ? BlkOptions.HIGHEST_API_VERSION : vduseApi;
+        if (vduseApi != null && vduseApi != 0 && vduseApi != 1) {
+            throw bad("--vduse-api", "the VDUSE API version is 0 or 1: " + vduseApi);
+        }
         boolean readOnly = access != null && access.readOnly;
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
-                busyPoll, packedRing);
+                busyPoll, packedRing, api);
     }
 
     private void check(String option, java.util.function.Supplier<BlkOptions> build) {

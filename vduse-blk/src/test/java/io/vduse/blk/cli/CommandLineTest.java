@@ -32,7 +32,7 @@ class CommandLineTest {
         assertThat(help.code()).isZero();
         for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
                 "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
-                "--stats-interval", "--simulate", "vdpa dev add name NAME mgmtdev vduse")) {
+                "--stats-interval", "--simulate", "--vduse-api", "vdpa dev add name NAME mgmtdev vduse")) {
             assertThat(help.out()).contains(option);
         }
     }
@@ -57,6 +57,9 @@ class CommandLineTest {
         "--stats-interval|-1",
         "--stats-interval|soon",
         "--simulate-requests|0",
+        "--vduse-api|2",
+        "--vduse-api|-1",
+        "--vduse-api|one",
     })
     void badValuesAreRefusedNamingTheOption(String option, String value) {
         Run bad = run("--name", "x0", "--size", "1M", option, value);
@@ -96,6 +99,15 @@ class CommandLineTest {
         assertThat(run.out()).contains("seed 11").contains("IOPS").contains("every byte equal");
         for (int q = 0; q < 3; q++) {
             assertThat(run.out()).containsPattern("queue " + q + ": [1-9][0-9]* reads");
+        }
+    }
+
+    @Test
+    void simulateTakesEitherApiVersion() {
+        for (String api : List.of("0", "1")) {
+            Run run = run("--simulate", "--size", "4M", "--simulate-requests", "200", "--vduse-api", api);
+            assertThat(run.code()).as(run.out() + run.err()).isZero();
+            assertThat(run.out()).contains("VDUSE API " + api).contains("every byte equal");
         }
     }
 

@@ -41,17 +41,11 @@ class Linux73Test {
     private final SimulatedKernel kernel = new SimulatedKernel(Release.LINUX_7_3, Duration.ofSeconds(10));
     private final Arena arena = Arena.ofShared();
     private final MemorySegment disk = arena.allocate((long) SECTORS * VirtioBlk.SECTOR_SIZE);
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private final Closer toClose = new Closer();
 
     @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            try {
-                toClose.get(i).close();
-            } catch (Exception ignored) {
-                // already closed by the test
-            }
-        }
+    void closeAll() {
+        toClose.close();
         arena.close();
     }
 

@@ -15,6 +15,8 @@ import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import static io.vduse.core.sim.Errnos.errno;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -33,18 +35,6 @@ class Linux73KernelTest {
         arena.close();
     }
 
-    private interface Call {
-        void run() throws ErrnoException;
-    }
-
-    private static int errno(Call call) {
-        try {
-            call.run();
-            return 0;
-        } catch (ErrnoException e) {
-            return e.errno();
-        }
-    }
 
     private int create(VduseFile control, String name, int vqAlign, int ngroups, int nas) {
         VduseDevConfig c = new VduseDevConfig(name, 0, VirtioDeviceId.BLOCK, ACCESS_PLATFORM, 2, vqAlign, ngroups, nas,

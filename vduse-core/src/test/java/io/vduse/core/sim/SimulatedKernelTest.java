@@ -26,6 +26,8 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import static io.vduse.core.sim.Errnos.errno;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -53,18 +55,6 @@ class SimulatedKernelTest {
         return errno(() -> control.ioctl(VduseIoctls.CREATE_DEV, arg));
     }
 
-    private interface Call {
-        int run() throws ErrnoException;
-    }
-
-    private static int errno(Call call) {
-        try {
-            call.run();
-            return 0;
-        } catch (ErrnoException e) {
-            return e.errno();
-        }
-    }
 
     @Test
     void createDevAnswersAsLinuxDid() {

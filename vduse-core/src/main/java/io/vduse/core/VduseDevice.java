@@ -812,7 +812,9 @@ public final class VduseDevice implements AutoCloseable {
             if (e.errno() != Errno.EINVAL) {
                 return explain(e);
             }
-            String rule = CreateDevRules.violation(devConfig, false, version, true).orElse(null);
+            // The API version tells the kernel generation apart: only 7.3's rules apply under API v1.
+            String rule = CreateDevRules.violation(devConfig, false, version, version >= Vduse.API_VERSION_1)
+                    .orElse(null);
             if (rule != null) {
                 return ": " + e.getMessage() + ". The kernel refused the device's description: " + rule;
             }
@@ -820,7 +822,7 @@ public final class VduseDevice implements AutoCloseable {
                     + version + (version >= Vduse.API_VERSION_1
                             ? " (ngroups and nas 1..65535, here " + devConfig.ngroups() + " and " + devConfig.nas() + "; "
                             : " (ngroups and nas 0; ")
-                    + "device id block or net, here " + devConfig.deviceId()
+                    + "device id block or net (or fs on Linux 7.3), here " + devConfig.deviceId()
                     + "; VIRTIO_F_ACCESS_PLATFORM; virtio-blk without CONFIG_WCE; config space at most 4096 bytes, here "
                     + devConfig.config().length + "; vq_align a power of two from 4 to 4096, here "
                     + devConfig.vqAlign() + "), or a name the kernel does not take: " + devConfig.name();
@@ -846,7 +848,7 @@ public final class VduseDevice implements AutoCloseable {
                 case Errno.EBUSY -> ": " + e.getMessage() + ". Another process holds the device open";
                 case Errno.EEXIST -> ": " + e.getMessage() + ". A device of that name exists";
                 case Errno.EINVAL -> ": " + e.getMessage() + ". The kernel refused the device's description "
-                        + "(allowed device ids are block and net; VIRTIO_F_ACCESS_PLATFORM is required; "
+                        + "(allowed device ids are block and net, and fs on Linux 7.3; VIRTIO_F_ACCESS_PLATFORM is required; "
                         + "virtio-blk must not offer CONFIG_WCE; config space and vq_align at most 4096 bytes)";
                 default -> ": " + e.getMessage();
             };

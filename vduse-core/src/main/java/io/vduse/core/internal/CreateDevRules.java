@@ -20,9 +20,10 @@ public final class CreateDevRules {
 
     private CreateDevRules() {}
 
-    /** The device ids the kernel lets userspace create: block and net. */
-    public static boolean deviceAllowed(int deviceId) {
-        return deviceId == VirtioDeviceId.BLOCK || deviceId == VirtioDeviceId.NET;
+    /** The device ids the kernel lets userspace create: block and net, and from Linux 7.3 on fs. */
+    public static boolean deviceAllowed(int deviceId, boolean linux73) {
+        return deviceId == VirtioDeviceId.BLOCK || deviceId == VirtioDeviceId.NET
+                || (linux73 && deviceId == VirtioDeviceId.FS);
     }
 
     /**
@@ -30,11 +31,12 @@ public final class CreateDevRules {
      *
      * @param reservedBitsSet whether the struct had non-zero reserved words
      * @param apiVersion the version set on the control file
-     * @param alignmentChecked whether the kernel requires {@code vq_align} to be a power of two
-     *     of at least {@link #VQ_ALIGN_MIN} (Linux 7.3 does; 6.12 took any value up to PAGE_SIZE)
+     * @param linux73 whether the kernel has Linux 7.3's rules: {@code vq_align} a power of two of
+     *     at least {@link #VQ_ALIGN_MIN} (6.12 took any value up to PAGE_SIZE), and virtio-fs
+     *     allowed (6.12 refused it)
      */
     public static Optional<String> violation(VduseDevConfig config, boolean reservedBitsSet, long apiVersion,
-            boolean alignmentChecked) {
+            boolean linux73) {
         if (reservedBitsSet) {
             return Optional.of("reserved words are not zero");
         }
@@ -52,7 +54,7 @@ public final class CreateDevRules {
             return Optional.of("with API version %d, nas must be 1..%d (got %s)"
                     .formatted(apiVersion, Vduse.ADDRESS_SPACES_MAX, Integer.toUnsignedString(config.nas())));
         }
-        if (alignmentChecked && (config.vqAlign() < VQ_ALIGN_MIN || Integer.bitCount(config.vqAlign()) != 1)) {
+        if (linux73 && (config.vqAlign() < VQ_ALIGN_MIN || Integer.bitCount(config.vqAlign()) != 1)) {
             return Optional.of("vq_align must be a power of two of at least %d (got %s)"
                     .formatted(VQ_ALIGN_MIN, Integer.toUnsignedString(config.vqAlign())));
         }
@@ -62,8 +64,9 @@ public final class CreateDevRules {
         if (Integer.compareUnsigned(config.vqNum(), Vduse.VQ_NUM_MAX) > 0) {
             return Optional.of("vq_num above 0xffff (got %s)".formatted(Integer.toUnsignedString(config.vqNum())));
         }
-        if (!deviceAllowed(config.deviceId())) {
-            return Optional.of("device id " + config.deviceId() + " is not allowed (block 2 and net 1 are)");
+        if (!deviceAllowed(config.deviceId(), linux73)) {
+            return Optional.of("device id " + config.deviceId() + " is not allowed (block 2 and net 1 are"
+                    + (linux73 ? ", and fs 26)" : "; Linux 7.3 also takes fs 26)"));
         }
         if (!VirtioFeatures.has(config.features(), VirtioFeatures.ACCESS_PLATFORM)) {
             return Optional.of("VIRTIO_F_ACCESS_PLATFORM is missing");

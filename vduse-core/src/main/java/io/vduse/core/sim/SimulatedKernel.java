@@ -29,23 +29,21 @@ public final class SimulatedKernel implements VduseKernel {
          * features ({@code VDUSE_GET_FEATURES} is {@code EINVAL}), {@code vq_align} up to
          * PAGE_SIZE is taken as it is.
          */
-        LINUX_6_12(Vduse.API_VERSION_0, 0, false),
+        LINUX_6_12(Vduse.API_VERSION_0, 0),
         /**
          * Linux 7.3: API version 1 (what {@code VDUSE_GET_API_VERSION} answers and then holds to
          * on a control file that set none; one that creates a device without asking gets 0),
-         * VDUSE features {@code QUEUE_READY} and {@code SUSPEND}, and {@code vq_align} must be a
-         * power of two of at least 4.
+         * VDUSE features {@code QUEUE_READY} and {@code SUSPEND}, {@code vq_align} must be a
+         * power of two of at least 4, and virtio-fs devices are allowed.
          */
-        LINUX_7_3(Vduse.API_VERSION_1, (1L << Vduse.F_QUEUE_READY) | (1L << Vduse.F_SUSPEND), true);
+        LINUX_7_3(Vduse.API_VERSION_1, (1L << Vduse.F_QUEUE_READY) | (1L << Vduse.F_SUSPEND));
 
         final long apiVersion;
         final long vduseFeatures;
-        final boolean alignmentChecked;
 
-        Release(long apiVersion, long vduseFeatures, boolean alignmentChecked) {
+        Release(long apiVersion, long vduseFeatures) {
             this.apiVersion = apiVersion;
             this.vduseFeatures = vduseFeatures;
-            this.alignmentChecked = alignmentChecked;
         }
 
         /** The highest API version this release offers. */
@@ -116,7 +114,7 @@ public final class SimulatedKernel implements VduseKernel {
 
     void create(VduseDevConfig config, boolean reservedBitsSet, long fileApiVersion, long vduseFeatures)
             throws ErrnoException {
-        var violation = CreateDevRules.violation(config, reservedBitsSet, fileApiVersion, release.alignmentChecked);
+        var violation = CreateDevRules.violation(config, reservedBitsSet, fileApiVersion, release == Release.LINUX_7_3);
         if (violation.isPresent()) {
             throw new ErrnoException("VDUSE_CREATE_DEV " + config.name() + ": " + violation.get(), Errno.EINVAL);
         }

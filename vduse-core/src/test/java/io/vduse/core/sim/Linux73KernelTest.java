@@ -81,6 +81,11 @@ class Linux73KernelTest {
         assertThat(create(control, "align0", 0, 1, 1)).isEqualTo(Errno.EINVAL);
         assertThat(create(control, "align6", 6, 1, 1)).isEqualTo(Errno.EINVAL);
         assertThat(create(control, "align4", 4, 1, 1)).isZero();
+        // 7.3 allows virtio-fs (6.12 refused it).
+        VduseDevConfig fs = new VduseDevConfig("fs", 0, VirtioDeviceId.FS, ACCESS_PLATFORM, 2, 4096, 1, 1, new byte[8]);
+        MemorySegment fsArg = arena.allocate(fs.byteSize());
+        fs.writeTo(fsArg);
+        assertThat(errno(() -> control.ioctl(VduseIoctls.CREATE_DEV, fsArg))).isZero();
 
         // A file that never asked creates with API 0, where ngroups and nas must be 0.
         VduseFile fresh = kernel.openControl();

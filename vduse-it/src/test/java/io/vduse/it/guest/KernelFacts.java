@@ -55,14 +55,9 @@ public final class KernelFacts {
     /** Prefix of every device this program creates; leftovers of an earlier run are destroyed. */
     static final String PREFIX = "vduse-it-";
 
-    /*
-     * VDUSE_GET_FEATURES / VDUSE_SET_FEATURES of the control fd (7.3's uapi): defined here from
-     * the header's numbers until io.vduse.api's VduseIoctls has them. On 6.12 they are unknown.
-     */
-    /** {@code VDUSE_GET_FEATURES}: {@code _IOR(0x81, 0x04, __u64)} = 0x80088104. */
-    static final Ioctl CONTROL_GET_FEATURES = Ioctl.read("VDUSE_GET_FEATURES", Vduse.BASE, 0x04, Layouts.U64);
-    /** {@code VDUSE_SET_FEATURES}: {@code _IOW(0x81, 0x05, __u64)} = 0x40088105. */
-    static final Ioctl CONTROL_SET_FEATURES = Ioctl.write("VDUSE_SET_FEATURES", Vduse.BASE, 0x05, Layouts.U64);
+    /** VDUSE_GET_FEATURES / VDUSE_SET_FEATURES of the control fd (7.3's uapi); unknown on 6.12. */
+    static final Ioctl CONTROL_GET_FEATURES = VduseIoctls.GET_FEATURES;
+    static final Ioctl CONTROL_SET_FEATURES = VduseIoctls.SET_FEATURES;
 
     private static final long FEATURES = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
             | VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);

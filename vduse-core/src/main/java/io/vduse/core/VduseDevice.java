@@ -295,8 +295,21 @@ public final class VduseDevice implements AutoCloseable {
             LOG.log(Level.DEBUG, "{0}: queue {1} disabled by the driver", spec.name, index);
         } else if (ready && !running && VirtioStatus.has(status, VirtioStatus.DRIVER_OK) && !suspended) {
             // The kernel marks the queue ready only after this answer, so VQ_GET_INFO still says
-            // not ready: the message is the authority here.
-            startQueue(index, queueInfo(index, isPacked()));
+            // not ready: the message is the authority here. A queue disabled earlier goes on from
+            // where it stopped: while the driver runs, VQ_GET_INFO's state is still the one set
+            // before DRIVER_OK (vhost-vdpa refuses a new base then), not where the ring stands.
+            VduseVqInfo vq = queueInfo(index, isPacked());
+            VqState from = parked[index] != null ? parked[index] : vq.state();
+            try {
+                startQueue(index, new VduseVqInfo(vq.index(), vq.num(), vq.descAddr(), vq.driverAddr(),
+                        vq.deviceAddr(), from, vq.ready()));
+            } catch (RuntimeException e) { // a VirtqueueException for a bad ring, or a failed mapping
+                // A FAILED answer would make the kernel break the whole device: stop this queue only.
+                LOG.log(Level.ERROR, "%s: queue %d cannot be enabled (%s); it stays stopped until the device is reset"
+                        .formatted(spec.name, index, e.getMessage()));
+                needsReset = true;
+                return true;
+            }
             LOG.log(Level.DEBUG, "{0}: queue {1} enabled by the driver", spec.name, index);
         }
         return true;

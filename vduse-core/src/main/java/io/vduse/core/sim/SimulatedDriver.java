@@ -292,11 +292,12 @@ public final class SimulatedDriver implements AutoCloseable {
     }
 
     /**
-     * Enables queue {@code queue} again from {@code state} ({@code VHOST_SET_VRING_BASE}, then
-     * {@code VHOST_VDPA_SET_VRING_ENABLE} 1).
+     * Enables queue {@code queue} again ({@code VHOST_VDPA_SET_VRING_ENABLE} 1). As vhost-vdpa
+     * refuses {@code VHOST_SET_VRING_BASE} while the driver runs, the kernel's record of the
+     * queue's state stays what was set before {@code DRIVER_OK}: the device must go on from where
+     * it stopped.
      */
-    public void enableQueue(int queue, VqState state) throws ErrnoException {
-        device.setQueueState(queue, state);
+    public void enableQueue(int queue) throws ErrnoException {
         device.setQueueReady(queue, true);
         device.kick(queue, kickScratch);
     }

@@ -1,7 +1,6 @@
 package io.vduse.it;
 
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,8 +9,9 @@ import java.util.Map;
 
 /**
  * One run of a vduse-blk guest script (under {@code src/test/resources/io/vduse/it}): the
- * {@code vduse-blk} launcher and the guest kernel's module tree are passed in its environment,
- * and its {@code CHECK name=value} lines are collected.
+ * {@code vduse-blk} launcher is passed in its environment (run-in-guest adds the guest kernel's
+ * directory, for the script's {@code modprobe -d}), and its {@code CHECK name=value} lines are
+ * collected.
  */
 final class BlkGuestRun {
 
@@ -43,29 +43,8 @@ final class BlkGuestRun {
                 "BLK=" + Path.of(System.getProperty(LAUNCHER, "../vduse-blk/bin/vduse-blk")).toAbsolutePath().normalize(),
                 // The device's JVM starts in seconds, not tens of seconds, under emulation.
                 "VDUSE_BLK_JAVA_OPTS=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
-        if (vm.where() == GuestVm.Where.GUEST) {
-            Path modules = guestKernelModules();
-            if (modules != null) {
-                command.add("KERNEL_MODULES=" + modules);
-            }
-        }
         command.addAll(List.of("bash", path.toString()));
         return new BlkGuestRun(vm.run(command));
-    }
-
-    /** The module tree of the kernel run-in-guest boots, in its cache (which the guest sees over 9p). */
-    private static Path guestKernelModules() {
-        String cache = System.getenv("VDUSE_GUEST_CACHE");
-        if (cache == null) {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            cache = (xdg != null ? xdg : System.getProperty("user.home") + "/.cache") + "/vduse-java/guest";
-        }
-        Path modules = Path.of(cache, "kernel", "current", "lib", "modules");
-        try (var versions = Files.list(modules)) {
-            return versions.findFirst().orElse(null);
-        } catch (java.io.IOException e) {
-            return null;
-        }
     }
 
     /** The value of check {@code name}, or null if the script did not get that far. */

@@ -30,6 +30,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <ul>
  *   <li>{@value #REQUIRED}: {@code true} turns every skip into a failure;
+ *   <li>{@value #KERNEL}: the kernel series to run on, {@code 6.12} (default) or {@code 7.3}: the
+ *       guest boots it; natively, this machine's kernel must be of that series;
  *   <li>{@value #MODE}: {@code auto} (default), {@code guest} or {@code native};
  *   <li>{@value #TIMEOUT}: bound of one run in seconds (default 600);
  *   <li>{@value #GUEST_DIR}: the directory of the guest scripts (default {@code guest} under the
@@ -40,6 +42,10 @@ public final class GuestVm {
 
     /** System property: {@code true} makes missing prerequisites a failure instead of a skip. */
     public static final String REQUIRED = "vduse.it.required";
+    /** System property: the kernel series, {@code 6.12} or {@code 7.3} (run-in-guest's --series). */
+    public static final String KERNEL = "vduse.it.kernel";
+    /** The series when {@value #KERNEL} is not set. */
+    public static final String DEFAULT_KERNEL = "6.12";
     /** System property: where to run, {@code auto}, {@code guest} or {@code native}. */
     public static final String MODE = "vduse.it.mode";
     /** System property: wall-time bound of one run, seconds. */
@@ -82,11 +88,13 @@ public final class GuestVm {
     }
 
     private final Where where;
+    private final String kernel;
     private final Path runInGuest;
     private final long timeoutSeconds;
 
-    private GuestVm(Where where, Path runInGuest, long timeoutSeconds) {
+    private GuestVm(Where where, String kernel, Path runInGuest, long timeoutSeconds) {
         this.where = where;
+        this.kernel = kernel;
         this.runInGuest = runInGuest;
         this.timeoutSeconds = timeoutSeconds;
     }
@@ -94,6 +102,16 @@ public final class GuestVm {
     /** Where programs will run. */
     public Where where() {
         return where;
+    }
+
+    /** The kernel series programs run on ({@value #KERNEL}), e.g. {@code 6.12}. */
+    public String kernel() {
+        return kernel;
+    }
+
+    /** The series asked for with {@value #KERNEL}, before any guest is acquired. */
+    public static String requestedKernel() {
+        return System.getProperty(KERNEL, DEFAULT_KERNEL).strip();
     }
 
     /** What {@link #acquire()} decided the first time: a {@link GuestVm} or the reason there is none. */
@@ -115,7 +133,7 @@ public final class GuestVm {
         if (decision instanceof GuestVm vm) {
             return vm;
         }
-        String message = "Real-kernel VDUSE tests cannot run: " + decision;
+        String message = "Real-kernel VDUSE tests (kernel " + requestedKernel() + ") cannot run: " + decision;
         if (Boolean.getBoolean(REQUIRED)) {
             fail(message + "\n(-D" + REQUIRED + "=true makes this a failure; without it the tests are skipped)");
         }
@@ -136,19 +154,27 @@ public final class GuestVm {
         boolean required = Boolean.getBoolean(REQUIRED);
         String mode = System.getProperty(MODE, "auto").toLowerCase(Locale.ROOT);
         long timeout = Long.getLong(TIMEOUT, 600);
+        String kernel = requestedKernel();
+        if (!kernel.matches("6\\.12|7\\.3")) {
+            fail("%s must be 6.12 or 7.3, not '%s'".formatted(KERNEL, kernel));
+        }
         Path scripts = Path.of(System.getProperty(GUEST_DIR, "guest")).toAbsolutePath().normalize();
         Path runInGuest = scripts.resolve("run-in-guest");
 
-        boolean nativeOk = Files.exists(CONTROL) && isRoot();
+        // Natively only on a kernel of the series asked for: the tests pin that series' answers.
+        String hostKernel = System.getProperty("os.version");
+        boolean hostIsSeries = hostKernel.startsWith(kernel + ".") || hostKernel.startsWith(kernel + "-");
+        boolean nativeOk = Files.exists(CONTROL) && isRoot() && hostIsSeries;
         switch (mode) {
             case "auto", "native" -> {
                 if (nativeOk) {
-                    return new GuestVm(Where.NATIVE, runInGuest, timeout);
+                    return new GuestVm(Where.NATIVE, kernel, runInGuest, timeout);
                 }
                 if (mode.equals("native")) {
-                    throw new UnavailableException("%s=native, but %s".formatted(MODE, Files.exists(CONTROL)
-                            ? "we are not root (VDUSE_CREATE_DEV needs CAP_SYS_ADMIN)"
-                            : CONTROL + " does not exist (modprobe vduse, or run in the guest: -D" + MODE + "=guest)"));
+                    throw new UnavailableException("%s=native, but %s".formatted(MODE, !Files.exists(CONTROL)
+                            ? CONTROL + " does not exist (modprobe vduse, or run in the guest: -D" + MODE + "=guest)"
+                            : !isRoot() ? "we are not root (VDUSE_CREATE_DEV needs CAP_SYS_ADMIN)"
+                            : "this machine runs Linux %s, not %s (-D%s)".formatted(hostKernel, kernel, KERNEL)));
                 }
             }
             case "guest" -> { }
@@ -161,15 +187,17 @@ public final class GuestVm {
         }
         if (!required) {
             // With -Dvduse.it.required=true run-in-guest fetches the kernel itself and fails loudly.
-            Result check = execute(List.of(runInGuest.toString(), "--check"), Duration.ofMinutes(2), Where.GUEST);
+            Result check = execute(List.of(runInGuest.toString(), "--series", kernel, "--check"),
+                    Duration.ofMinutes(2), Where.GUEST);
             if (check.exitStatus() != 0) {
-                throw new UnavailableException("no VDUSE here (%s) and no QEMU guest either:%n%s%nInstall with "
-                        .formatted(CONTROL + " is absent", check.output().strip())
+                throw new UnavailableException("no VDUSE of Linux %s here (%s) and no QEMU guest either:%n%s%nInstall with "
+                        .formatted(kernel, Files.exists(CONTROL) ? "this machine runs " + hostKernel : CONTROL + " is absent",
+                                check.output().strip())
                         + scripts.resolve("install-deps") + " (root) and " + scripts.resolve("fetch-kernel")
-                        + "; or run natively as root where the vduse module is loaded.");
+                        + " --series " + kernel + "; or run natively as root where the vduse module is loaded.");
             }
         }
-        return new GuestVm(Where.GUEST, runInGuest, timeout);
+        return new GuestVm(Where.GUEST, kernel, runInGuest, timeout);
     }
 
     /** Runs {@code command} as root where VDUSE is, with the caller's working directory. */
@@ -177,7 +205,8 @@ public final class GuestVm {
         if (where == Where.NATIVE) {
             return execute(command, Duration.ofSeconds(timeoutSeconds), Where.NATIVE);
         }
-        List<String> full = new ArrayList<>(List.of(runInGuest.toString(), "--timeout", Long.toString(timeoutSeconds), "--"));
+        List<String> full = new ArrayList<>(List.of(runInGuest.toString(),
+                "--series", kernel, "--timeout", Long.toString(timeoutSeconds), "--"));
         full.addAll(command);
         // run-in-guest has its own bound; this one only catches a harness that hangs itself.
         return execute(full, Duration.ofSeconds(timeoutSeconds + 120), Where.GUEST);

@@ -3,7 +3,9 @@
 #
 # Needs: BLK (the vduse-blk launcher) in the environment.
 
-KERNEL_MODULES="${KERNEL_MODULES:-/lib/modules/$(uname -r)}"
+# The running kernel's module tree: in the guest, the unpacked package run-in-guest booted (seen
+# over 9p, indexed by fetch-kernel's depmod); natively, the system's own.
+KERNEL_ROOT="${VDUSE_GUEST_KERNEL_DIR:-/}"
 LOGS=/tmp/blk-logs
 mkdir -p "$LOGS"
 check() { echo "CHECK $1=$2"; }
@@ -56,20 +58,9 @@ stop_dev() {
 # allocated BYTES of a file, from its allocated 512-byte blocks (what du counts).
 allocated() { echo $(( $(stat --format=%b "$1") * 512 )); }
 
-# load_module NAME: loads a module of the guest's kernel and what it depends on, from the kernel
-# package in the harness's cache (KERNEL_MODULES: its lib/modules/VERSION, visible over 9p); the
-# guest's initramfs carries only the VDUSE modules. Does nothing for a module already loaded.
+# load_module NAME: loads a module (or alias) of the running kernel with what it depends on,
+# softdeps included (ext4 wants crc32c, which is crc32c_generic on 6.12 and crc32c_cryptoapi on
+# 7.3); the guest's initramfs carries only the VDUSE modules. Does nothing for one already loaded.
 load_module() {
-    local name="$1" file dep
-    grep -q "^${name//-/_} " /proc/modules && return 0
-    file="$(find "$KERNEL_MODULES" -name "$name.ko.xz" -o -name "$name.ko" | head -1)"
-    [[ -n "$file" ]] || { log "module $name not found under $KERNEL_MODULES"; return 1; }
-    for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
-        load_module "$dep" || return 1
-    done
-    if [[ "$file" == *.xz ]]; then
-        xz -dc "$file" >"/tmp/$name.ko" && insmod "/tmp/$name.ko"
-    else
-        insmod "$file"
-    fi
+    modprobe -d "$KERNEL_ROOT" "$1" || { log "modprobe -d $KERNEL_ROOT $1 failed"; return 1; }
 }

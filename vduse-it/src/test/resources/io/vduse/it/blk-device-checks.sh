@@ -54,7 +54,7 @@ check resized_sectors "$(cat /sys/block/vda/size)"
 
 # ---- (2) ext4: many files, fsck, remount, checksums --------------------------------------
 # ext4 checksums its metadata with the kernel's crc32c, a module the initramfs does not carry.
-load_module crc32c_generic && load_module ext4; check ext4_module $?
+load_module crc32c && load_module ext4; check ext4_module $?
 mkfs.ext4 -q -F /dev/vda; check mkfs_rc $?
 mkdir -p /tmp/mnt
 mount -t ext4 /dev/vda /tmp/mnt; check mount_rc $?

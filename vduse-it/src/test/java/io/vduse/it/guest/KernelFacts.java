@@ -42,6 +42,10 @@ import java.util.stream.Stream;
  * {@code FACTS_DONE}. The program judges nothing: {@code KernelFactsTest} asserts on the lines;
  * the full table is also what the simulated kernel in {@code vduse-core} must reproduce.
  *
+ * <p>The same program runs on 6.12 (VDUSE API 0 only) and 7.3 (API 1, control-fd features). The
+ * device facts are asked with API 0 set explicitly, so both kernels answer the same questions;
+ * the API 1 and feature facts are asked on fresh control fds of their own.
+ *
  * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp ... io.vduse.it.guest.KernelFacts}
  */
 public final class KernelFacts {
@@ -50,6 +54,15 @@ public final class KernelFacts {
     static final Path CONTROL = Path.of("/dev/vduse/control");
     /** Prefix of every device this program creates; leftovers of an earlier run are destroyed. */
     static final String PREFIX = "vduse-it-";
+
+    /*
+     * VDUSE_GET_FEATURES / VDUSE_SET_FEATURES of the control fd (7.3's uapi): defined here from
+     * the header's numbers until io.vduse.api's VduseIoctls has them. On 6.12 they are unknown.
+     */
+    /** {@code VDUSE_GET_FEATURES}: {@code _IOR(0x81, 0x04, __u64)} = 0x80088104. */
+    static final Ioctl CONTROL_GET_FEATURES = Ioctl.read("VDUSE_GET_FEATURES", Vduse.BASE, 0x04, Layouts.U64);
+    /** {@code VDUSE_SET_FEATURES}: {@code _IOW(0x81, 0x05, __u64)} = 0x40088105. */
+    static final Ioctl CONTROL_SET_FEATURES = Ioctl.write("VDUSE_SET_FEATURES", Vduse.BASE, 0x05, Layouts.U64);
 
     private static final long FEATURES = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
             | VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
@@ -111,18 +124,30 @@ public final class KernelFacts {
         fact("ioctl.unknown_nr", LinuxCalls.ioctl(ctl, Ioctl.none("nr 0x7f", Vduse.BASE, 0x7f).request(),
                 MemorySegment.NULL).describe());
 
-        // SET_API_VERSION 1 on a separate control fd: each open file has its own version.
-        Result other = LinuxCalls.open(CONTROL.toString(), LinuxCalls.O_RDWR | LinuxCalls.O_CLOEXEC);
+        // SET_API_VERSION 1 and 2 on a separate control fd: each open file has its own version.
+        int other = openControl();
         u64.set(Layouts.U64, 0, Vduse.API_VERSION_1);
-        fact("set_api_version.1", LinuxCalls.ioctl(other.value(), VduseIoctls.SET_API_VERSION.request(), u64).describe());
+        fact("set_api_version.1", LinuxCalls.ioctl(other, VduseIoctls.SET_API_VERSION.request(), u64).describe());
         u64.set(Layouts.U64, 0, 2);
-        fact("set_api_version.2", LinuxCalls.ioctl(other.value(), VduseIoctls.SET_API_VERSION.request(), u64).describe());
-        // CREATE_DEV without any SET_API_VERSION on that fd.
-        String unversioned = PREFIX + "unversioned";
-        fact("create.without_set_api_version", create(other.value(), blk(unversioned)).describe());
-        destroyQuietly(other.value(), unversioned);
-        LinuxCalls.close(other.value());
+        fact("set_api_version.2", LinuxCalls.ioctl(other, VduseIoctls.SET_API_VERSION.request(), u64).describe());
+        LinuxCalls.close(other);
 
+        // CREATE_DEV (an API 0 layout: ngroups = nas = 0) on a fd that was asked nothing, and on
+        // one that was asked GET_API_VERSION: 7.3 settles a fd's version at its first such call.
+        int fresh = openControl();
+        String unversioned = PREFIX + "unversioned";
+        fact("create.without_set_api_version", create(fresh, blk(unversioned)).describe());
+        destroyQuietly(fresh, unversioned);
+        LinuxCalls.close(fresh);
+        int asked = openControl();
+        LinuxCalls.ioctl(asked, VduseIoctls.GET_API_VERSION.request(), u64);
+        refused(asked, "create.after_get_api_version", blk(PREFIX + "asked"));
+        LinuxCalls.close(asked);
+
+        controlFeatureFacts();
+        api1Facts();
+
+        // Everything below on API 0, asked for explicitly: the same questions on both kernels.
         u64.set(Layouts.U64, 0, Vduse.API_VERSION_0);
         fact("set_api_version.0", LinuxCalls.ioctl(ctl, VduseIoctls.SET_API_VERSION.request(), u64).describe());
 
@@ -188,6 +213,50 @@ public final class KernelFacts {
         refusedRaw(ctl, "create.v0_with_ngroups_nas", v1Fields, PREFIX + "c17");
 
         LinuxCalls.close(ctl);
+    }
+
+    /** A new control fd: its API version and features are its own. */
+    private static int openControl() {
+        Result r = LinuxCalls.open(CONTROL.toString(), LinuxCalls.O_RDWR | LinuxCalls.O_CLOEXEC);
+        if (!r.ok()) {
+            throw new IllegalStateException("second open of " + CONTROL + ": " + r.describe());
+        }
+        return r.value();
+    }
+
+    /** VDUSE_GET_FEATURES / VDUSE_SET_FEATURES on a fresh control fd (7.3; unknown to 6.12). */
+    private void controlFeatureFacts() {
+        int fd = openControl();
+        MemorySegment u64 = arena.allocate(Layouts.U64);
+        u64.set(Layouts.U64, 0, 0xdead_beefL); // not what an answer would leave
+        Result get = LinuxCalls.ioctl(fd, CONTROL_GET_FEATURES.request(), u64);
+        fact("control.get_features", get.ok() ? "0x" + Long.toHexString(u64.get(Layouts.U64, 0)) : get.describe());
+        // A bit the kernel does not offer, then exactly the two it offers on 7.3.
+        u64.set(Layouts.U64, 0, 0x4);
+        fact("control.set_features.0x4", LinuxCalls.ioctl(fd, CONTROL_SET_FEATURES.request(), u64).describe());
+        u64.set(Layouts.U64, 0, 0x3);
+        fact("control.set_features.0x3", LinuxCalls.ioctl(fd, CONTROL_SET_FEATURES.request(), u64).describe());
+        LinuxCalls.close(fd);
+    }
+
+    /**
+     * CREATE_DEV under API 1, on a fresh control fd: ngroups and nas must then be at least 1. On a
+     * kernel that refuses SET_API_VERSION 1 (6.12) the questions are not asked, and say so.
+     */
+    private void api1Facts() throws IOException {
+        int fd = openControl();
+        MemorySegment u64 = arena.allocate(Layouts.U64);
+        u64.set(Layouts.U64, 0, Vduse.API_VERSION_1);
+        Result set = LinuxCalls.ioctl(fd, VduseIoctls.SET_API_VERSION.request(), u64);
+        if (set.ok()) {
+            refused(fd, "api1.create.ngroups_0_nas_0", groups(blk(PREFIX + "v1a"), 0, 0));
+            refused(fd, "api1.create.ngroups_1_nas_1", groups(blk(PREFIX + "v1b"), 1, 1));
+        } else {
+            String why = "not asked: SET_API_VERSION 1 " + set.describe();
+            fact("api1.create.ngroups_0_nas_0", why);
+            fact("api1.create.ngroups_1_nas_1", why);
+        }
+        LinuxCalls.close(fd);
     }
 
     /** VQ ioctls on an open device fd. */
@@ -284,6 +353,10 @@ public final class KernelFacts {
 
     private static VduseDevConfig vqNum(VduseDevConfig c, int n) {
         return new VduseDevConfig(c.name(), c.vendorId(), c.deviceId(), c.features(), n, c.vqAlign(), 0, 0, c.config());
+    }
+
+    private static VduseDevConfig groups(VduseDevConfig c, int ngroups, int nas) {
+        return new VduseDevConfig(c.name(), c.vendorId(), c.deviceId(), c.features(), c.vqNum(), c.vqAlign(), ngroups, nas, c.config());
     }
 
     private static VduseDevConfig config(VduseDevConfig c, byte[] config) {

@@ -48,7 +48,8 @@ public final class GuestVhostBlk {
     static final long IOVA0 = 0x1_0000_0000L;
     /** Where the client maps the same memory in address space 1 (unmapped in address space 0). */
     static final long IOVA1 = 0x2_0000_0000L;
-    static final long DISK_BYTES = 8L << 20;
+    /** The RAM disk of each device. */
+    public static final long DISK_BYTES = 8L << 20;
     private static final Path VDPA_DEVICES = Path.of("/sys/bus/vdpa/devices");
     private static final Path AUTOPROBE = Path.of("/sys/bus/vdpa/drivers_autoprobe");
 
@@ -402,8 +403,10 @@ public final class GuestVhostBlk {
                 q1.fill();
                 require(q0.drain(60_000) && q1.drain(60_000), "warm-up traffic stalled");
             }
-            // A full ring of requests, then disable at once: the device takes some, or all, or none.
-            q0.fill();
+            // A full ring of requests published without a kick, then the ring disabled: the idle
+            // device has not taken them (unless its worker looked at the ring once more on its own),
+            // so its position is behind the avail index, and re-enabling must serve exactly these.
+            q0.fillWithoutKick();
             long messages = rig.device.controlMessages(Vduse.REQ_SET_VQ_READY);
             rig.vhost.setRingEnabled(0, false);
             fact(s, "disable_messages", rig.device.controlMessages(Vduse.REQ_SET_VQ_READY) - messages);

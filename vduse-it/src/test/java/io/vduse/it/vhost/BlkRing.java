@@ -208,17 +208,17 @@ public final class BlkRing {
         return added;
     }
 
-    /** Fills at most {@code max} idle slots and kicks once. */
-    public int fill(int max) throws ErrnoException {
+    /**
+     * Fills every idle slot and publishes the requests without kicking: a device that waits for
+     * kicks (as the SDK's workers do when idle) leaves them in the ring until the next kick.
+     */
+    public int fillWithoutKick() {
         int added = 0;
-        for (int slot = 0; slot < SLOTS && added < max; slot++) {
+        for (int slot = 0; slot < SLOTS; slot++) {
             if (inFlight[slot] == Op.NONE) {
                 submitNext(slot);
                 added++;
             }
-        }
-        if (added > 0) {
-            kick();
         }
         return added;
     }

@@ -46,11 +46,15 @@ class SdkDeviceTest {
                 "set -u",
                 "NAME=" + NAME,
                 "DISK=/tmp/disk.img",
-                "wait_for() { for _ in $(seq 1 $(( $2 * 10 ))); do eval \"$1\" && return 0; sleep 0.1; done; return 1; }",
+                // Bounded by wall time ($SECONDS): under TCG on a busy machine a polling round of
+                // grep and sleep takes far more than its 0.1 s, so a count of rounds is no bound.
+                "wait_for() { local end=$((SECONDS + $2)); while (( SECONDS < end )); do eval \"$1\" && return 0; sleep 0.1; done; return 1; }",
                 "truncate -s " + DISK_BYTES + " $DISK",
                 device + " $NAME $DISK 1 > /tmp/dev1.log 2>&1 &",
                 "DEV=$!",
-                "wait_for 'grep -q READY /tmp/dev1.log' 180 || { echo 'NO_READY'; cat /tmp/dev1.log; exit 1; }",
+                // A device that exits (e.g. CREATE_DEV refused) ends the wait at once.
+                "wait_for 'grep -q READY /tmp/dev1.log || ! kill -0 $DEV 2>/dev/null' 180",
+                "grep -q READY /tmp/dev1.log || { echo 'NO_READY'; cat /tmp/dev1.log; exit 1; }",
                 "[ -c /dev/vduse/$NAME ] && echo NODE_PRESENT",
                 "vdpa dev add name $NAME mgmtdev vduse && echo ATTACHED",
                 "wait_for '[ -b /dev/vda ]' 60 && echo VDA_PRESENT",

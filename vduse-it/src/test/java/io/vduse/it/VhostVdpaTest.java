@@ -71,6 +71,11 @@ class VhostVdpaTest {
         return Long.parseLong(fact(key));
     }
 
+    /** The lines of the guest's output that mention {@code word} (the SDK's log of a failed answer). */
+    private static String complaints(String word) {
+        return String.join("\n", result.lines().stream().filter(l -> l.contains(word)).toList());
+    }
+
     private static void passed(String scenario) {
         assertThat(RESULTS).as(result.describe()).containsKey(scenario);
         assertThat(RESULTS.get(scenario)).as("scenario %s:%n%s", scenario, result.describe()).isEqualTo("PASS");
@@ -105,6 +110,13 @@ class VhostVdpaTest {
      * completes nothing when kicked. The kernel refuses a new base at DRIVER_OK (EINVAL,
      * drivers/vhost/vdpa.c), so re-enabling must resume where the queue stopped, with every byte
      * intact.
+     *
+     * <p>Fails with the SDK of main at a15503d: on {@code SET_VQ_READY(0, 1)} the device restarts
+     * the queue from {@code VDUSE_VQ_GET_INFO}'s state, which is still the base set before
+     * DRIVER_OK (0), refuses it (BAD_STATE: "last_avail_idx 0 is ... ahead of used idx") and
+     * answers FAILED, and the kernel then marks the whole VDUSE device broken (every later message
+     * EIO, every device ioctl EPERM). A queue parked by the driver should resume from its parked
+     * state.
      */
     @Test
     void disablingARingStopsThatQueueAndReEnablingResumesIt() {
@@ -120,7 +132,9 @@ class VhostVdpaTest {
                 .isEqualTo(number("ready.q0_device_completed"));
         assertThat(number("ready.q0_used_idx_while_disabled")).isEqualTo(base);
         assertThat(fact("ready.q0_set_vring_base_at_driver_ok")).isEqualTo("EINVAL(22)");
-        assertThat(fact("ready.q0_running_after_enable")).isEqualTo("true");
+        assertThat(fact("ready.q0_running_after_enable"))
+                .as("queue 0 runs again after SET_VRING_ENABLE 1; the device logged:%n%s", complaints("SetVqReady"))
+                .isEqualTo("true");
         passed("ready");
     }
 

@@ -1,0 +1,197 @@
+package io.vduse.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.abort;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The block checklist through vhost-vdpa, the attachment a VM uses, in one guest boot
+ * ({@code vdpa-blk-checks.sh}): the device is bound to {@code vhost_vdpa} instead of the
+ * kernel's own virtio driver, and libblkio's {@code virtio-blk-vhost-vdpa} driver (QEMU 10's
+ * {@code qemu-io} and {@code qemu-img}, from the trixie root of {@code make-trixie-root}) drives
+ * it from userspace through {@code /dev/vhost-vdpa-N}. Every check runs against our vduse-blk
+ * ({@code ours}) and against qemu-storage-daemon's vduse-blk export ({@code qsd}), the control:
+ * a failure names the check and the device.
+ *
+ * <p>Skipped, with the reason, when there is no trixie root and {@value GuestVm#REQUIRED} is
+ * false (building one downloads about 500 MiB as root); with it true the root is built on demand
+ * and a failure to build it fails the tests.
+ */
+class VdpaBlkTest {
+
+    private static final String OURS = "ours";
+    private static final String QSD = "qsd";
+    private static final long MIB = 1 << 20;
+
+    private static BlkGuestRun run;
+    /** The trixie root, or why there is none; decided once. */
+    private static Object trixieRoot;
+
+    /** Boots the guest for the first test only (per test, so that a skip is reported per test). */
+    @BeforeEach
+    void runTheChecksOnce() {
+        GuestVm vm = GuestVm.acquire();
+        synchronized (VdpaBlkTest.class) {
+            Path root = trixieRoot();
+            if (run == null) {
+                run = BlkGuestRun.run(vm, "vdpa-blk-checks.sh", "TRIXIE_ROOT=" + root);
+                System.out.printf("vdpa-blk-checks ran in %s (%s), %d checks%n", run.result.elapsed(),
+                        run.result.where(), run.checks.size());
+            }
+        }
+        assertThat(run.result.exitStatus()).as("the guest run failed:%n%s", run.result.describe()).isNotIn(124, 125);
+        assertThat(run.check("setup")).as("setting up vhost_vdpa and the trixie root:%n%s", run.result.describe())
+                .isEqualTo("ok");
+    }
+
+    /** The trixie root, or the test is skipped (failed if {@value GuestVm#REQUIRED}). */
+    private static Path trixieRoot() {
+        if (trixieRoot == null) {
+            trixieRoot = makeTrixieRoot();
+        }
+        if (trixieRoot instanceof Path root) {
+            return root;
+        }
+        String message = "The vhost-vdpa checks need a Debian trixie root (QEMU 10 with libblkio): " + trixieRoot;
+        if (Boolean.getBoolean(GuestVm.REQUIRED)) {
+            fail(message);
+        }
+        abort(message);
+        throw new AssertionError("unreachable");
+    }
+
+    /** Runs make-trixie-root: {@code --check} only, unless the tests are required. */
+    private static Object makeTrixieRoot() {
+        Path script = Path.of(System.getProperty(GuestVm.GUEST_DIR, "guest"), "make-trixie-root")
+                .toAbsolutePath().normalize();
+        boolean build = Boolean.getBoolean(GuestVm.REQUIRED);
+        List<String> command = build ? List.of(script.toString()) : List.of(script.toString(), "--check");
+        try {
+            Process process = new ProcessBuilder(command)
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectErrorStream(true)
+                    .start();
+            // Its progress goes to stderr and the root's directory, last, to stdout.
+            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            if (!process.waitFor(20, TimeUnit.MINUTES)) {
+                process.destroyForcibly();
+                return String.join(" ", command) + " did not finish in 20 minutes";
+            }
+            System.out.println(output);
+            List<String> lines = output.lines().toList();
+            if (process.exitValue() == 0 && !lines.isEmpty() && Files.isDirectory(Path.of(lines.getLast()))) {
+                return Path.of(lines.getLast());
+            }
+            return "%s exited with %d:%n%s%s".formatted(String.join(" ", command), process.exitValue(), output,
+                    build ? "" : "\n(-D" + GuestVm.REQUIRED + "=true builds it; so does running the script as root)");
+        } catch (IOException e) {
+            return "cannot run " + script + ": " + e.getMessage();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted while running " + script;
+        }
+    }
+
+    private static String check(String device, String name) {
+        return run.check(device + "." + name);
+    }
+
+    private static void expect(String device, String name, String value) {
+        String actual = check(device, name);
+        assertThat(actual)
+                .as(actual == null
+                        ? "CHECK %s.%s is missing: the script did not get that far:%n%s".formatted(device, name,
+                                run.result.describe())
+                        : "CHECK %s.%s (the whole log is in the test's output)".formatted(device, name))
+                .isEqualTo(value);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void theDeviceBindsToVhostVdpa(String device) {
+        expect(device, "started", "true");
+        expect(device, "attached", "true");
+    }
+
+    static Stream<Arguments> oneRequestSizes() {
+        return Stream.of(OURS, QSD).flatMap(device -> Stream.of("4k", "512k", "1m", "2m", "4m")
+                .map(size -> Arguments.of(device, size)));
+    }
+
+    /** qemu-io writes a pattern of each size in one request and reads it back (a different pattern each). */
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("oneRequestSizes")
+    void aPatternWrittenInOneRequestReadsBackAndIsInTheBackingFile(String device, String size) {
+        expect(device, "rw_" + size, "ok");
+        expect(device, "backing_" + size, "ok");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void sixteenMibThroughQemuImgConvertReadBackAndAreInTheBackingFile(String device) {
+        expect(device, "rw_16m", "ok");
+        expect(device, "backing_16m", "ok");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void discardPunchesHolesInTheBackingFile(String device) {
+        expect(device, "discard", "ok");
+        long before = Long.parseLong(check(device, "allocated_before"));
+        long after = Long.parseLong(check(device, "allocated_after_discard"));
+        assertThat(before - after).as("%s: bytes freed in the backing file by an 8 MiB discard of data", device)
+                .isGreaterThanOrEqualTo(8 * MIB);
+        expect(device, "backing_discarded", "ok");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void flushSucceeds(String device) {
+        expect(device, "flush", "ok");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void aNewOpenSeesTheGrownCapacity(String device) {
+        expect(device, "resize", "ok");
+    }
+
+    /** The whole backing file equals what was written: nothing landed anywhere else. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void theBackingFileHoldsExactlyWhatWasWritten(String device) {
+        expect(device, "backing_all", "ok");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {OURS, QSD})
+    void aReadOnlyDeviceRefusesWritesAndServesReads(String device) {
+        expect(device, "ro_started", "true");
+        expect(device, "ro_attached", "true");
+        // libblkio refuses to open a VIRTIO_BLK_F_RO device for writing; either way qemu-io fails.
+        assertThat(check(device, "ro_write")).as("%s: qemu-io write on the read-only device", device)
+                .isNotNull().startsWith("exit ").doesNotStartWith("exit 0:");
+        expect(device, "ro_read", "ok");
+        expect(device, "ro_backing", "ok");
+    }
+
+    @Test
+    void theChecksRanToTheEnd() {
+        assertThat(run.result.lines()).as(run.result.describe()).contains("VDPA_CHECKS_DONE");
+    }
+}

@@ -1,16 +1,8 @@
 package io.vduse.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.abort;
 
-import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,15 +31,13 @@ class VdpaBlkTest {
     private static final long MIB = 1 << 20;
 
     private static BlkGuestRun run;
-    /** The trixie root, or why there is none; decided once. */
-    private static Object trixieRoot;
 
     /** Boots the guest for the first test only (per test, so that a skip is reported per test). */
     @BeforeEach
     void runTheChecksOnce() {
         GuestVm vm = GuestVm.acquire();
         synchronized (VdpaBlkTest.class) {
-            Path root = trixieRoot();
+            Path root = TrixieRoot.acquire();
             if (run == null) {
                 run = BlkGuestRun.run(vm, "vdpa-blk-checks.sh", "TRIXIE_ROOT=" + root);
                 System.out.printf("vdpa-blk-checks ran in %s (%s), %d checks%n", run.result.elapsed(),
@@ -57,54 +47,6 @@ class VdpaBlkTest {
         assertThat(run.result.exitStatus()).as("the guest run failed:%n%s", run.result.describe()).isNotIn(124, 125);
         assertThat(run.check("setup")).as("setting up vhost_vdpa and the trixie root:%n%s", run.result.describe())
                 .isEqualTo("ok");
-    }
-
-    /** The trixie root, or the test is skipped (failed if {@value GuestVm#REQUIRED}). */
-    private static Path trixieRoot() {
-        if (trixieRoot == null) {
-            trixieRoot = makeTrixieRoot();
-        }
-        if (trixieRoot instanceof Path root) {
-            return root;
-        }
-        String message = "The vhost-vdpa checks need a Debian trixie root (QEMU 10 with libblkio): " + trixieRoot;
-        if (Boolean.getBoolean(GuestVm.REQUIRED)) {
-            fail(message);
-        }
-        abort(message);
-        throw new AssertionError("unreachable");
-    }
-
-    /** Runs make-trixie-root: {@code --check} only, unless the tests are required. */
-    private static Object makeTrixieRoot() {
-        Path script = Path.of(System.getProperty(GuestVm.GUEST_DIR, "guest"), "make-trixie-root")
-                .toAbsolutePath().normalize();
-        boolean build = Boolean.getBoolean(GuestVm.REQUIRED);
-        List<String> command = build ? List.of(script.toString()) : List.of(script.toString(), "--check");
-        try {
-            Process process = new ProcessBuilder(command)
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectErrorStream(true)
-                    .start();
-            // Its progress goes to stderr and the root's directory, last, to stdout.
-            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            if (!process.waitFor(20, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                return String.join(" ", command) + " did not finish in 20 minutes";
-            }
-            System.out.println(output);
-            List<String> lines = output.lines().toList();
-            if (process.exitValue() == 0 && !lines.isEmpty() && Files.isDirectory(Path.of(lines.getLast()))) {
-                return Path.of(lines.getLast());
-            }
-            return "%s exited with %d:%n%s%s".formatted(String.join(" ", command), process.exitValue(), output,
-                    build ? "" : "\n(-D" + GuestVm.REQUIRED + "=true builds it; so does running the script as root)");
-        } catch (IOException e) {
-            return "cannot run " + script + ": " + e.getMessage();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "interrupted while running " + script;
-        }
     }
 
     private static String check(String device, String name) {

@@ -31,15 +31,17 @@ final class BlkGuestRun {
         }
     }
 
-    /** Runs {@code script} where VDUSE is. */
-    static BlkGuestRun run(GuestVm vm, String script) {
+    /** Runs {@code script} where VDUSE is, with {@code env} ({@code NAME=VALUE}) added to its environment. */
+    static BlkGuestRun run(GuestVm vm, String script, String... env) {
         Path path;
         try {
             path = Path.of(BlkGuestRun.class.getResource(script).toURI());
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
-        List<String> command = new ArrayList<>(List.of("env",
+        List<String> command = new ArrayList<>(List.of("env"));
+        command.addAll(List.of(env));
+        command.addAll(List.of(
                 "BLK=" + Path.of(System.getProperty(LAUNCHER, "../vduse-blk/bin/vduse-blk")).toAbsolutePath().normalize(),
                 // The device's JVM starts in seconds, not tens of seconds, under emulation.
                 "VDUSE_BLK_JAVA_OPTS=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));

@@ -195,7 +195,11 @@ public final class VduseDevice implements AutoCloseable {
 
     /**
      * Rewrites part of the config space and tells the driver ({@code VDUSE_DEV_SET_CONFIG}, then
-     * {@code VDUSE_DEV_INJECT_CONFIG_IRQ}), e.g. for a new capacity after a resize.
+     * {@code VDUSE_DEV_INJECT_CONFIG_IRQ}), e.g. for a new capacity after a resize. Without a
+     * running driver (no {@code DRIVER_OK}, or suspended) the kernel refuses the interrupt; the
+     * new config is then simply what the next driver reads, and that refusal is no error.
+     *
+     * @throws ErrnoException if the kernel refuses the config, or the interrupt to a running driver
      */
     public synchronized void updateConfig(int offset, byte[] data) throws ErrnoException {
         VduseConfigData update = new VduseConfigData(offset, data);
@@ -204,7 +208,15 @@ public final class VduseDevice implements AutoCloseable {
             update.writeTo(argument);
             file.ioctl(VduseIoctls.DEV_SET_CONFIG, argument);
         }
-        file.ioctl(VduseIoctls.DEV_INJECT_CONFIG_IRQ, MemorySegment.NULL);
+        try {
+            file.ioctl(VduseIoctls.DEV_INJECT_CONFIG_IRQ, MemorySegment.NULL);
+        } catch (ErrnoException e) {
+            // Looked at after the refusal: a driver that became ready since reads the new config.
+            boolean driverRunning = VirtioStatus.has(status, VirtioStatus.DRIVER_OK) && !suspended;
+            if (e.errno() != Errno.EINVAL || driverRunning) {
+                throw e;
+            }
+        }
     }
 
     private void queueBroken(int index, VirtqueueException cause) {

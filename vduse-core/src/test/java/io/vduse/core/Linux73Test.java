@@ -253,6 +253,21 @@ class Linux73Test {
     }
 
     @Test
+    void aConfigUpdateWithoutARunningDriverIsNoError() throws Exception {
+        // Before: VDUSE_DEV_INJECT_CONFIG_IRQ's EINVAL (no DRIVER_OK) failed the update.
+        VduseDevice device = started(ram("cfg", 1));
+        byte[] capacity = {0, 0x20, 0, 0, 0, 0, 0, 0};
+        device.updateConfig(0, capacity);
+        SimulatedDriver driver = attach("cfg");
+        assertThat(java.util.Arrays.copyOf(driver.config(), 8)).isEqualTo(capacity);
+        device.updateConfig(0, new byte[] {0, 0x30, 0, 0, 0, 0, 0, 0});
+        assertThat(driver.configInterrupts()).isEqualTo(1);
+        driver.suspend();
+        device.updateConfig(0, new byte[] {0, 0x40, 0, 0, 0, 0, 0, 0});
+        assertThat(driver.configInterrupts()).isEqualTo(1);
+    }
+
+    @Test
     void aSwitchToAnAddressSpaceTheDeviceLacksIsRefused() throws Exception {
         started(ram("asid1", 1));
         SimulatedDriver driver = attach("asid1");

@@ -104,6 +104,11 @@ public final class GuestVm {
         return where;
     }
 
+    /** The same guest with another bound on one run, for a test that needs longer than {@value #TIMEOUT}. */
+    public GuestVm withTimeout(long seconds) {
+        return new GuestVm(where, kernel, runInGuest, seconds);
+    }
+
     /** The kernel series programs run on ({@value #KERNEL}), e.g. {@code 6.12}. */
     public String kernel() {
         return kernel;

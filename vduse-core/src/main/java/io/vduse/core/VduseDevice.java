@@ -69,7 +69,6 @@ public final class VduseDevice implements AutoCloseable {
      * Message thread only.
      */
     private final VqState[] parked;
-    private final ControlHandler control;
     private final MessageLoop messages;
     private final Arena arena = Arena.ofShared();
     /** Control-path ioctl arguments, used by one thread at a time (start-up, then the message thread). */
@@ -106,8 +105,7 @@ public final class VduseDevice implements AutoCloseable {
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new QueueWorker(spec.name, i, file, spec.handlers.create(i), this::queueBroken, spec.busyPoll);
         }
-        this.control = new ControlHandler(this);
-        this.messages = new MessageLoop(spec.name, file, apiVersion, control);
+        this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
     }
 
     /** Starts describing a device named {@code name} ({@code /dev/vduse/NAME}). */
@@ -141,7 +139,7 @@ public final class VduseDevice implements AutoCloseable {
      * under any type above {@link Vduse#REQ_SUSPEND}.
      */
     public long controlMessages(int type) {
-        return control.received(type);
+        return messages.received(type);
     }
 
     /** Whether queue {@code index} is being served now. */
@@ -254,7 +252,7 @@ public final class VduseDevice implements AutoCloseable {
         for (int i = 0; i < workers.length; i++) {
             VduseVqInfo vq = queueInfo(i, isPacked());
             if (vq.ready()) {
-                startQueue(i, vq);
+                startQueue(i, vq, vq.state());
             }
         }
         LOG.log(Level.INFO, "{0}: driver ready, features 0x{1}", spec.name, Long.toHexString(negotiated));
@@ -264,13 +262,18 @@ public final class VduseDevice implements AutoCloseable {
         return VirtioFeatures.has(negotiatedFeatures, VirtioFeatures.RING_PACKED);
     }
 
-    /** Serves queue {@code index} from where {@code vq} says the driver placed and started it. */
-    private void startQueue(int index, VduseVqInfo vq) {
-        DeviceQueue ring = DeviceQueue.create(addressSpaceOf(index), vq.num(), vq.descAddr(), vq.driverAddr(),
-                vq.deviceAddr(), negotiatedFeatures, vq.state());
+    /** Serves queue {@code index}, placed where {@code vq} says, from {@code state}. */
+    private void startQueue(int index, VduseVqInfo vq, VqState state) {
+        DeviceQueue ring = newRing(index, vq, state);
         rings[index] = vq;
         parked[index] = null;
         workers[index].start(ring);
+    }
+
+    /** The ring of queue {@code index} over its address space as it is now, from {@code state}. */
+    private DeviceQueue newRing(int index, VduseVqInfo vq, VqState state) {
+        return DeviceQueue.create(addressSpaceOf(index), vq.num(), vq.descAddr(), vq.driverAddr(), vq.deviceAddr(),
+                negotiatedFeatures, state);
     }
 
     private void stopWorkers() {
@@ -292,8 +295,8 @@ public final class VduseDevice implements AutoCloseable {
     /**
      * {@code VDUSE_SET_VQ_READY}: the driver enabled or disabled queue {@code index}. Before
      * {@code DRIVER_OK} there is nothing to do (the queues start at {@code DRIVER_OK} if the
-     * kernel has them ready by then); afterwards an enabled queue starts from the state the driver
-     * set, and a disabled one stops with its state kept.
+     * kernel has them ready by then); afterwards a disabled queue stops with its state kept, and
+     * an enabled one starts from that kept state, or from the driver's if it never ran.
      *
      * @return false for a queue that does not exist, answered FAILED
      */
@@ -311,10 +314,8 @@ public final class VduseDevice implements AutoCloseable {
             // where it stopped: while the driver runs, VQ_GET_INFO's state is still the one set
             // before DRIVER_OK (vhost-vdpa refuses a new base then), not where the ring stands.
             VduseVqInfo vq = queueInfo(index, isPacked());
-            VqState from = parked[index] != null ? parked[index] : vq.state();
             try {
-                startQueue(index, new VduseVqInfo(vq.index(), vq.num(), vq.descAddr(), vq.driverAddr(),
-                        vq.deviceAddr(), from, vq.ready()));
+                startQueue(index, vq, parked[index] != null ? parked[index] : vq.state());
             } catch (RuntimeException e) { // a VirtqueueException for a bad ring, or a failed mapping
                 // A FAILED answer would make the kernel break the whole device: stop this queue only.
                 LOG.log(Level.ERROR, "%s: queue %d cannot be enabled (%s); it stays stopped until the device is reset"
@@ -394,10 +395,7 @@ public final class VduseDevice implements AutoCloseable {
     private void rebuildRing(int index) {
         VduseVqInfo ring = rings[index];
         if (ring != null) {
-            AddressSpace space = addressSpaceOf(index);
-            long features = negotiatedFeatures;
-            workers[index].rebuildRing(state -> DeviceQueue.create(space, ring.num(), ring.descAddr(),
-                    ring.driverAddr(), ring.deviceAddr(), features, state));
+            workers[index].rebuildRing(state -> newRing(index, ring, state));
         }
     }
 
@@ -916,10 +914,7 @@ public final class VduseDevice implements AutoCloseable {
             }
             int usedIdx = Short.toUnsignedInt(addressSpaceOf(i).slice(vq.deviceAddr() + io.vduse.api.virtio.SplitRing.USED_IDX,
                     2, io.vduse.iova.Access.READ).get(Layouts.LE16, 0));
-            DeviceQueue ring = DeviceQueue.create(addressSpaceOf(i), vq.num(), vq.descAddr(), vq.driverAddr(),
-                    vq.deviceAddr(), negotiated, new VqState.Split(usedIdx));
-            rings[i] = vq;
-            workers[i].start(ring);
+            startQueue(i, vq, new VqState.Split(usedIdx));
             irq.set(Layouts.U32, 0, i);
             file.ioctl(VduseIoctls.VQ_INJECT_IRQ, irq);
             resumed++;

@@ -1,5 +1,6 @@
 package io.vduse.core.internal;
 
+import io.vduse.api.Vduse;
 import io.vduse.api.VduseDevRequest;
 import io.vduse.api.VduseRequest;
 import io.vduse.api.VduseResponse;
@@ -9,6 +10,7 @@ import io.vduse.core.VduseFile;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Reads the control messages of a device on its own thread and answers each one. The kernel
@@ -32,6 +34,10 @@ public final class MessageLoop {
     private final VduseFile file;
     private final long apiVersion;
     private final Handler handler;
+    /** Message types counted one by one; any other type is counted in the last slot. */
+    private static final int COUNTED_TYPES = Vduse.REQ_SUSPEND + 1;
+
+    private final AtomicLongArray received = new AtomicLongArray(COUNTED_TYPES + 1);
     private final Arena arena = Arena.ofShared();
     private final MemorySegment request = arena.allocate(VduseDevRequest.SIZE);
     private final MemorySegment response = arena.allocate(VduseResponse.SIZE);
@@ -44,6 +50,15 @@ public final class MessageLoop {
         this.file = file;
         this.apiVersion = apiVersion;
         this.handler = handler;
+    }
+
+    /** Messages of {@code type} read so far; types above {@link Vduse#REQ_SUSPEND} count together. */
+    public long received(int type) {
+        return received.get(slot(type));
+    }
+
+    private static int slot(int type) {
+        return type >= 0 && type < COUNTED_TYPES ? type : COUNTED_TYPES;
     }
 
     /** Starts the thread. */
@@ -78,6 +93,7 @@ public final class MessageLoop {
                 LOG.log(Level.ERROR, name + ": reading messages failed, the loop stops: " + e.getMessage(), e);
                 return;
             }
+            received.incrementAndGet(slot(VduseDevRequest.type(request)));
             VduseRequest message = VduseRequest.decode(request, apiVersion);
             VduseResponse answer = answer(message);
             answer.writeTo(response);

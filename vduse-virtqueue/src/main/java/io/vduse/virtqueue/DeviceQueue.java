@@ -110,6 +110,34 @@ public sealed interface DeviceQueue permits DeviceQueueBase {
      */
     boolean enableNotifications();
 
+    /**
+     * Translates the ring areas afresh through the queue's memory, keeping the position and the
+     * chains in flight: after an IOTLB update the old translation of the areas may be going away
+     * while the driver keeps the ring where it was. Unpublished used elements stay pending.
+     *
+     * @throws VirtqueueException {@link VirtqueueException.Reason#IOVA_FAULT} or
+     *     {@link VirtqueueException.Reason#BAD_RING_SETUP} if an area no longer translates; the
+     *     queue is then broken
+     */
+    void remap();
+
+    /**
+     * Where the device is in the ring, as {@link #state()} says, packed into a long without
+     * allocating: for a thread that publishes the state often and decodes it rarely
+     * ({@link #decodeState}).
+     */
+    long stateWord();
+
+    /** The state a {@link #stateWord()} of a split or packed ring stands for. */
+    static VqState decodeState(long word, boolean packed) {
+        if (!packed) {
+            return new VqState.Split((int) (word & 0xffff));
+        }
+        int avail = (int) (word & 0xffff);
+        int used = (int) ((word >>> 16) & 0xffff);
+        return new VqState.Packed(avail >>> 15, avail & 0x7fff, used >>> 15, used & 0x7fff);
+    }
+
     /** Where the device is in the ring, for {@code VDUSE_GET_VQ_STATE} and reconnecting; allocates. */
     VqState state();
 

@@ -34,9 +34,13 @@ final class PackedDeviceQueue extends DeviceQueueBase {
 
     private static final int EVENT_WRAP_BIT = 15;
 
-    private final MemorySegment ring;
-    private final MemorySegment driverEvent;
-    private final MemorySegment deviceEvent;
+    private final long descIova;
+    private final long driverIova;
+    private final long deviceIova;
+    // Re-sliced by remap(); queue thread only, like every other field here.
+    private MemorySegment ring;
+    private MemorySegment driverEvent;
+    private MemorySegment deviceEvent;
     private final boolean eventIdx;
     private final boolean indirectAllowed;
 
@@ -60,14 +64,31 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         }
         this.eventIdx = RingAccess.has(features, VirtioFeatures.EVENT_IDX);
         this.indirectAllowed = RingAccess.has(features, VirtioFeatures.INDIRECT_DESC);
-        // The device writes used descriptors into the ring and its own suppression area.
-        this.ring = ringArea("descriptor ring", descIova, PackedRing.descRingSize(size),
-                PackedRing.DESC_ALIGN, Access.READ_WRITE);
-        this.driverEvent = ringArea("driver event suppression", driverIova, PackedRing.EVENT_SUPPRESS_SIZE,
-                PackedRing.EVENT_ALIGN, Access.READ);
-        this.deviceEvent = ringArea("device event suppression", deviceIova, PackedRing.EVENT_SUPPRESS_SIZE,
-                PackedRing.EVENT_ALIGN, Access.READ_WRITE);
+        this.descIova = descIova;
+        this.driverIova = driverIova;
+        this.deviceIova = deviceIova;
+        sliceRings();
         start(state);
+    }
+
+    private void sliceRings() {
+        // The device writes used descriptors into the ring and its own suppression area.
+        ring = ringArea("descriptor ring", descIova, PackedRing.descRingSize(size),
+                PackedRing.DESC_ALIGN, Access.READ_WRITE);
+        driverEvent = ringArea("driver event suppression", driverIova, PackedRing.EVENT_SUPPRESS_SIZE,
+                PackedRing.EVENT_ALIGN, Access.READ);
+        deviceEvent = ringArea("device event suppression", deviceIova, PackedRing.EVENT_SUPPRESS_SIZE,
+                PackedRing.EVENT_ALIGN, Access.READ_WRITE);
+    }
+
+    @Override
+    public void remap() {
+        checkNotBroken();
+        try {
+            sliceRings();
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        }
     }
 
     private void start(VqState.Packed state) {
@@ -310,6 +331,14 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         } catch (IllegalStateException e) {
             throw ringGone(e);
         }
+    }
+
+    @Override
+    public long stateWord() {
+        // Indexes are below 2^15 (the largest packed ring), so each pair fits 16 bits.
+        long avail = availIdx | (availWrap ? 0x8000 : 0);
+        long used = usedIdx | (usedWrap ? 0x8000 : 0);
+        return avail | used << 16;
     }
 
     @Override

@@ -27,9 +27,15 @@ import java.util.Arrays;
  */
 final class SplitDeviceQueue extends DeviceQueueBase {
 
-    private final MemorySegment desc;
-    private final MemorySegment avail;
-    private final MemorySegment used;
+    private final long descIova;
+    private final long driverIova;
+    private final long deviceIova;
+    private final long availBytes;
+    private final long usedBytes;
+    // Re-sliced by remap(); queue thread only, like every other field here.
+    private MemorySegment desc;
+    private MemorySegment avail;
+    private MemorySegment used;
     private final int mask;
     private final boolean eventIdx;
     private final boolean indirectAllowed;
@@ -56,16 +62,33 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         this.indirectAllowed = RingAccess.has(features, VirtioFeatures.INDIRECT_DESC);
         // used_event and avail_event exist only with EVENT_IDX; without it the driver need not
         // have mapped those two bytes.
-        long availBytes = SplitRing.availRingSize(size) - (eventIdx ? 0 : 2);
-        long usedBytes = SplitRing.usedRingSize(size) - (eventIdx ? 0 : 2);
-        this.desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN,
-                Access.READ);
-        this.avail = ringArea("available ring", driverIova, availBytes, SplitRing.AVAIL_ALIGN, Access.READ);
-        this.used = ringArea("used ring", deviceIova, usedBytes, SplitRing.USED_ALIGN, Access.READ_WRITE);
+        this.availBytes = SplitRing.availRingSize(size) - (eventIdx ? 0 : 2);
+        this.usedBytes = SplitRing.usedRingSize(size) - (eventIdx ? 0 : 2);
+        this.descIova = descIova;
+        this.driverIova = driverIova;
+        this.deviceIova = deviceIova;
+        sliceRings();
         this.usedEventOffset = SplitRing.usedEventOffset(size);
         this.availEventOffset = SplitRing.availEventOffset(size);
         this.visited = new int[size];
         start(state);
+    }
+
+    private void sliceRings() {
+        desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN,
+                Access.READ);
+        avail = ringArea("available ring", driverIova, availBytes, SplitRing.AVAIL_ALIGN, Access.READ);
+        used = ringArea("used ring", deviceIova, usedBytes, SplitRing.USED_ALIGN, Access.READ_WRITE);
+    }
+
+    @Override
+    public void remap() {
+        checkNotBroken();
+        try {
+            sliceRings();
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        }
     }
 
     private void start(VqState.Split state) {
@@ -285,6 +308,11 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         } catch (IllegalStateException e) {
             throw ringGone(e);
         }
+    }
+
+    @Override
+    public long stateWord() {
+        return lastAvail;
     }
 
     @Override

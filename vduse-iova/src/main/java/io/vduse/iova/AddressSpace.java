@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -352,7 +353,26 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
      *     were tried (later failures are suppressed into it)
      */
     public int invalidate(long start, long last) {
+        List<Mapping> dropped = new ArrayList<>();
+        retire(start, last, dropped::add);
+        // Only now, with no new translation able to find them, may they go away.
+        releaseAll(dropped);
+        return dropped.size();
+    }
+
+    /**
+     * Drops every cached mapping overlapping {@code [start, last]} as {@link #invalidate} does,
+     * together with every mapping a miss displaced, but hands them to {@code retired} instead of
+     * releasing them: for a device with requests in flight on that memory (I/O vectors in a
+     * system call), which releases each with {@link #release(Mapping)} once the last request
+     * using it has completed. No new translation finds them once this returns.
+     *
+     * @return how many mappings were handed over
+     * @throws IllegalArgumentException if {@code last} is below {@code start}
+     */
+    public int retire(long start, long last, Consumer<Mapping> retired) {
         Ranges.checkRange(start, last);
+        Objects.requireNonNull(retired, "retired");
         List<Mapping> dropped = new ArrayList<>();
         lock.lock();
         try {
@@ -360,9 +380,21 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
             publish(current.without(start, last, dropped));
             dropped.addAll(displaced);
             displaced.clear();
-            // Only now, with no new translation able to find them, may they go away.
-            releaseAll(dropped);
-            return dropped.size();
+        } finally {
+            lock.unlock();
+        }
+        dropped.forEach(retired);
+        return dropped.size();
+    }
+
+    /**
+     * Releases a mapping that {@link #retire} handed over (as handed out or as resolved), back to
+     * the source; at most once per mapping.
+     */
+    public void release(Mapping mapping) {
+        lock.lock();
+        try {
+            releaseAll(List.of(mapping));
         } finally {
             lock.unlock();
         }

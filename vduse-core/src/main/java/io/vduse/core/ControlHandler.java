@@ -47,11 +47,20 @@ final class ControlHandler implements MessageLoop.Handler {
                 }
                 yield VduseResponse.ok(r.requestId());
             }
-            case VduseRequest.Suspend p -> {
-                device.onSuspend();
-                yield VduseResponse.ok(p.requestId());
-            }
+            case VduseRequest.Suspend p -> device.onSuspend()
+                    ? VduseResponse.ok(p.requestId())
+                    : VduseResponse.failed(p.requestId());
             case VduseRequest.Unknown u -> VduseResponse.failed(u.requestId());
         };
+    }
+
+    @Override
+    public void answered() {
+        device.answered();
+    }
+
+    @Override
+    public void idle() {
+        device.idle();
     }
 }

@@ -14,13 +14,15 @@ import io.vduse.api.virtio.VirtioStatus;
 import io.vduse.core.internal.CreateDevRules;
 import io.vduse.core.internal.IotlbMappingSource;
 import io.vduse.core.internal.MessageLoop;
-import io.vduse.core.internal.QueueWorker;
 import io.vduse.iova.AddressSpace;
 import io.vduse.virtqueue.DeviceQueue;
 import io.vduse.virtqueue.VirtqueueException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -48,6 +50,7 @@ public final class VduseDevice implements AutoCloseable {
 
     /** The VDUSE features the SDK handles: {@code SET_VQ_READY} and {@code SUSPEND} messages. */
     static final long SUPPORTED_VDUSE_FEATURES = (1L << Vduse.F_QUEUE_READY) | (1L << Vduse.F_SUSPEND);
+    static final Duration DEFAULT_SETTLE_TIMEOUT = Duration.ofSeconds(1);
 
     private final Builder spec;
     private final VduseKernel kernel;
@@ -70,6 +73,14 @@ public final class VduseDevice implements AutoCloseable {
      */
     private final VqState[] parked;
     private final MessageLoop messages;
+    /** Keeps memory an IOTLB update retired until no request or ring of a queue can use it. */
+    private final MappingReclaim reclaim;
+    /**
+     * Queues made ready by the message being handled, started once its answer is written: the
+     * kernel takes their interrupts only after it has the answer to DRIVER_OK (or SET_VQ_READY).
+     * Message thread only.
+     */
+    private final List<Runnable> afterAnswer = new ArrayList<>();
     private final Arena arena = Arena.ofShared();
     /** Control-path ioctl arguments, used by one thread at a time (start-up, then the message thread). */
     private final MemorySegment u64Argument = arena.allocate(8);
@@ -102,9 +113,15 @@ public final class VduseDevice implements AutoCloseable {
         this.workers = new QueueWorker[spec.queueCount];
         this.rings = new VduseVqInfo[spec.queueCount];
         this.parked = new VqState[spec.queueCount];
+        this.reclaim = new MappingReclaim(spec.name);
+        FailureAnswer failures = new FailureAnswer(spec.deviceId);
         for (int i = 0; i < workers.length; i++) {
-            workers[i] = new QueueWorker(spec.name, i, file, spec.handlers.create(i), this::queueBroken, spec.busyPoll);
+            AsyncQueueHandler handler = spec.asyncHandlers != null ? spec.asyncHandlers.create(i)
+                    : new SyncHandlerAdapter(spec.handlers.create(i), failures);
+            workers[i] = new QueueWorker(spec.name, i, file, handler, this::queueBroken, spec.busyPoll, reclaim,
+                    failures);
         }
+        reclaim.watch(workers);
         this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
     }
 
@@ -186,6 +203,19 @@ public final class VduseDevice implements AutoCloseable {
         return workers[index].handlerFailures();
     }
 
+    /**
+     * Requests on queue {@code index} cancelled because they were still in flight when the queue
+     * had to stop (a reset, say) and did not complete within the settle timeout.
+     */
+    public long cancelled(int index) {
+        return workers[index].cancelled();
+    }
+
+    /** Mappings an IOTLB update took out of translation that requests in flight still hold. */
+    public int retiredMappings() {
+        return reclaim.waiting().size();
+    }
+
     /** The number of queues. */
     public int queueCount() {
         return workers.length;
@@ -227,7 +257,10 @@ public final class VduseDevice implements AutoCloseable {
         int old = status;
         status = newStatus;
         if (newStatus == 0) {
-            stopWorkers();
+            stopAll(QueueStop.RESET, true);
+            // Settled or cancelled: nothing of the old driver session may be written from now on,
+            // so what requests still held goes too (a late Java access then fails, harmlessly).
+            reclaim.releaseAll();
             for (AddressSpace space : addressSpaces) {
                 space.invalidateAll();
             }
@@ -243,31 +276,74 @@ public final class VduseDevice implements AutoCloseable {
         }
     }
 
+    /** Runs what the message just answered made ready; the message thread calls it after each answer. */
+    void answered() {
+        if (afterAnswer.isEmpty()) {
+            return;
+        }
+        List<Runnable> todo = List.copyOf(afterAnswer);
+        afterAnswer.clear();
+        todo.forEach(Runnable::run);
+    }
+
+    /** Releases memory retired by IOTLB updates that no request in flight uses any more. */
+    void idle() {
+        reclaim.reclaim();
+    }
+
     private void startWorkers() throws ErrnoException {
         long negotiated = driverFeatures();
         negotiatedFeatures = negotiated;
         // The kernel drops the kick eventfds whenever the driver resets the device, and every
         // driver resets it before use: hand them over again now, as libvduse does on enable.
         setUpKickFds();
+        int ready = 0;
         for (int i = 0; i < workers.length; i++) {
             VduseVqInfo vq = queueInfo(i, isPacked());
-            if (vq.ready()) {
-                startQueue(i, vq, vq.state());
+            if (vq.ready() && prepareQueue(i, vq, vq.state(), false)) {
+                ready++;
             }
         }
-        LOG.log(Level.INFO, "{0}: driver ready, features 0x{1}", spec.name, Long.toHexString(negotiated));
+        LOG.log(Level.INFO, "{0}: driver ready, features 0x{1}, {2} of {3} queue(s) ready", spec.name,
+                Long.toHexString(negotiated), ready, workers.length);
     }
 
     private boolean isPacked() {
         return VirtioFeatures.has(negotiatedFeatures, VirtioFeatures.RING_PACKED);
     }
 
-    /** Serves queue {@code index}, placed where {@code vq} says, from {@code state}. */
-    private void startQueue(int index, VduseVqInfo vq, VqState state) {
-        DeviceQueue ring = newRing(index, vq, state);
+    /**
+     * Makes the ring of queue {@code index}, placed where {@code vq} says, from {@code state}, and
+     * starts serving it once the message being handled is answered. A ring that cannot be made
+     * (areas unmapped, misaligned, read-only; a bad state) stops that queue only.
+     *
+     * @return whether the queue will run
+     */
+    private boolean prepareQueue(int index, VduseVqInfo vq, VqState state, boolean oweInterrupt) {
+        DeviceQueue ring;
+        try {
+            ring = newRing(index, vq, state);
+        } catch (RuntimeException e) { // a VirtqueueException for a bad ring, or a failed mapping
+            LOG.log(Level.ERROR, "%s: queue %d cannot be served (%s); it stays stopped until the device is reset"
+                    .formatted(spec.name, index, e.getMessage()));
+            needsReset = true;
+            return false;
+        }
         rings[index] = vq;
         parked[index] = null;
-        workers[index].start(ring);
+        int asid = groupAsid[groupOf(index)];
+        afterAnswer.add(() -> startRing(index, ring, asid, oweInterrupt));
+        return true;
+    }
+
+    private void startRing(int index, DeviceQueue ring, int asid, boolean oweInterrupt) {
+        try {
+            workers[index].start(ring, asid, negotiatedFeatures, oweInterrupt);
+        } catch (ErrnoException | RuntimeException e) {
+            LOG.log(Level.ERROR, "%s: queue %d cannot start (%s); it stays stopped until the device is reset"
+                    .formatted(spec.name, index, e.getMessage()), e);
+            needsReset = true;
+        }
     }
 
     /** The ring of queue {@code index} over its address space as it is now, from {@code state}. */
@@ -276,20 +352,42 @@ public final class VduseDevice implements AutoCloseable {
                 negotiatedFeatures, state);
     }
 
-    private void stopWorkers() {
-        for (int i = 0; i < workers.length; i++) {
-            workers[i].stop();
-            rings[i] = null;
+    /**
+     * Stops every queue for {@code reason}, all at once and within one settle timeout, keeping
+     * where each stood; with {@code mayAbandon}, requests that do not settle in time are
+     * cancelled, otherwise their queue serves on.
+     *
+     * @return the queues that did not settle (empty with {@code mayAbandon})
+     */
+    private List<Integer> stopAll(QueueStop reason, boolean mayAbandon) {
+        for (QueueWorker worker : workers) {
+            worker.requestStop(reason);
         }
+        long deadline = System.nanoTime() + spec.settleTimeout.toNanos();
+        List<Integer> unsettled = new ArrayList<>();
+        for (int i = 0; i < workers.length; i++) {
+            QueueWorker.Stopped stopped = workers[i].stop(reason, Math.max(0, deadline - System.nanoTime()),
+                    mayAbandon);
+            if (stopped == null) {
+                continue;
+            }
+            if (stopped.state() != null) {
+                parked[i] = stopped.state();
+                rings[i] = reason == QueueStop.RESET || reason == QueueStop.CLOSED ? null : rings[i];
+            }
+            if (!stopped.settled() && !mayAbandon) {
+                unsettled.add(i);
+            }
+        }
+        return unsettled;
     }
 
     /** Stops serving queue {@code index} and keeps where it stood, for {@code GET_VQ_STATE}. */
-    private void parkQueue(int index) {
-        VqState state = workers[index].stop();
-        if (state != null) {
-            parked[index] = state;
+    private void parkQueue(int index, QueueStop reason) {
+        QueueWorker.Stopped stopped = workers[index].stop(reason, spec.settleTimeout.toNanos(), true);
+        if (stopped != null && stopped.state() != null) {
+            parked[index] = stopped.state();
         }
-        rings[index] = null;
     }
 
     /**
@@ -306,42 +404,49 @@ public final class VduseDevice implements AutoCloseable {
         }
         boolean running = workers[index].isRunning();
         if (!ready && running) {
-            parkQueue(index);
+            parkQueue(index, QueueStop.DISABLED);
             LOG.log(Level.DEBUG, "{0}: queue {1} disabled by the driver", spec.name, index);
         } else if (ready && !running && VirtioStatus.has(status, VirtioStatus.DRIVER_OK) && !suspended) {
             // The kernel marks the queue ready only after this answer, so VQ_GET_INFO still says
             // not ready: the message is the authority here. A queue disabled earlier goes on from
             // where it stopped: while the driver runs, VQ_GET_INFO's state is still the one set
             // before DRIVER_OK (vhost-vdpa refuses a new base then), not where the ring stands.
+            // A ring that cannot be made stops this queue only: a FAILED answer would make the
+            // kernel break the whole device.
             VduseVqInfo vq = queueInfo(index, isPacked());
-            try {
-                startQueue(index, vq, parked[index] != null ? parked[index] : vq.state());
-            } catch (RuntimeException e) { // a VirtqueueException for a bad ring, or a failed mapping
-                // A FAILED answer would make the kernel break the whole device: stop this queue only.
-                LOG.log(Level.ERROR, "%s: queue %d cannot be enabled (%s); it stays stopped until the device is reset"
-                        .formatted(spec.name, index, e.getMessage()));
-                needsReset = true;
-                return true;
+            if (prepareQueue(index, vq, parked[index] != null ? parked[index] : vq.state(), false)) {
+                LOG.log(Level.DEBUG, "{0}: queue {1} enabled by the driver", spec.name, index);
             }
-            LOG.log(Level.DEBUG, "{0}: queue {1} enabled by the driver", spec.name, index);
         }
         return true;
     }
 
     /**
-     * {@code VDUSE_SUSPEND}: stops taking chains from every queue. A queue's worker finishes the
-     * pass it is in (every popped request is completed and published: requests are synchronous),
-     * so once this returns the rings are quiet and the kept states are exact. There is no resume:
-     * the kernel drops kicks and interrupts until the driver resets the device.
+     * {@code VDUSE_SUSPEND}: stops taking chains from every queue and lets the requests in flight
+     * complete, so that once it answers OK the rings are quiet and the kept states are exact.
+     * If some request does not complete within the settle timeout the device is not suspended:
+     * every queue serves on and the answer is FAILED, rather than a state that would lose that
+     * request. There is no resume: the kernel drops kicks and interrupts until the driver resets
+     * the device.
+     *
+     * @return whether the device is suspended
      */
-    void onSuspend() {
-        for (int i = 0; i < workers.length; i++) {
-            if (workers[i].isRunning()) {
-                parkQueue(i);
+    boolean onSuspend() {
+        List<Integer> unsettled = stopAll(QueueStop.SUSPENDED, false);
+        if (!unsettled.isEmpty()) {
+            // The queues that did settle serve on from where they stopped.
+            for (int i = 0; i < workers.length; i++) {
+                if (!unsettled.contains(i) && rings[i] != null && parked[i] != null && !workers[i].isRunning()) {
+                    prepareQueue(i, rings[i], parked[i], false);
+                }
             }
+            LOG.log(Level.WARNING, "{0}: not suspended: queue(s) {1} still have requests in flight after {2} ms",
+                    spec.name, unsettled, spec.settleTimeout.toMillis());
+            return false;
         }
         suspended = true;
         LOG.log(Level.INFO, "{0}: suspended", spec.name);
+        return true;
     }
 
     /**
@@ -360,24 +465,40 @@ public final class VduseDevice implements AutoCloseable {
         if (groupAsid[group] == asid) {
             return true;
         }
+        // Each running queue of the group settles and starts again over the new address space;
+        // the other queues go on. (Linux refuses the switch while the driver runs, so on a real
+        // kernel no queue is running here.)
+        List<Integer> moving = new ArrayList<>();
         for (int i = 0; i < workers.length; i++) {
-            if (groupOf(i) == group) {
-                workers[i].pausePasses();
+            if (groupOf(i) == group && workers[i].isRunning()) {
+                moving.add(i);
+                workers[i].requestStop(QueueStop.ADDRESS_SPACE_CHANGED);
             }
         }
-        try {
+        long deadline = System.nanoTime() + spec.settleTimeout.toNanos();
+        List<Integer> stopped = new ArrayList<>();
+        boolean settled = true;
+        for (int i : moving) {
+            QueueWorker.Stopped s = workers[i].stop(QueueStop.ADDRESS_SPACE_CHANGED,
+                    Math.max(0, deadline - System.nanoTime()), false);
+            if (s != null && s.settled()) {
+                parked[i] = s.state();
+                stopped.add(i);
+            } else {
+                settled = false;
+            }
+        }
+        if (settled) {
             groupAsid[group] = asid;
-            for (int i = 0; i < workers.length; i++) {
-                if (groupOf(i) == group) {
-                    rebuildRing(i);
-                }
-            }
-        } finally {
-            for (int i = 0; i < workers.length; i++) {
-                if (groupOf(i) == group) {
-                    workers[i].resumePasses();
-                }
-            }
+        }
+        for (int i : stopped) {
+            // Over the new address space, or back over the old one if the switch is refused.
+            prepareQueue(i, rings[i], parked[i], false);
+        }
+        if (!settled) {
+            LOG.log(Level.WARNING, "{0}: group {1} stays in address space {2}: requests in flight did not complete "
+                    + "within {3} ms", spec.name, group, groupAsid[group], spec.settleTimeout.toMillis());
+            return false;
         }
         LOG.log(Level.INFO, "{0}: group {1} now in address space {2}", spec.name, group, asid);
         return true;
@@ -389,14 +510,6 @@ public final class VduseDevice implements AutoCloseable {
 
     private AddressSpace addressSpaceOf(int queue) {
         return addressSpaces[groupAsid[groupOf(queue)]];
-    }
-
-    /** Rebuilds a running ring over its queue's address space as it is now; passes must be paused. */
-    private void rebuildRing(int index) {
-        VduseVqInfo ring = rings[index];
-        if (ring != null) {
-            workers[index].rebuildRing(state -> newRing(index, ring, state));
-        }
     }
 
     VqState queueState(int index) {
@@ -414,11 +527,12 @@ public final class VduseDevice implements AutoCloseable {
     }
 
     /**
-     * {@code VDUSE_UPDATE_IOTLB}: drops what is mapped in {@code [start, last]} of address space
-     * {@code asid}. The workers are held between passes meanwhile, so that nothing reads memory
-     * being unmapped; then, if any memory went away, each ring in that address space is translated
-     * afresh, as its areas may have lived in it. An update of a range the device never mapped
-     * leaves the rings alone.
+     * {@code VDUSE_UPDATE_IOTLB}: takes what is mapped in {@code [start, last]} of address space
+     * {@code asid} out of translation, without waiting for any queue: the next translation of
+     * those addresses asks the kernel again, each running queue re-slices its rings at its next
+     * step, and the old memory stays mapped until the last request in flight that may use it
+     * has completed (then it is unmapped). An update of a range the device never mapped leaves
+     * the rings alone.
      *
      * @return false for an address space the device did not declare
      */
@@ -428,24 +542,15 @@ public final class VduseDevice implements AutoCloseable {
                     addressSpaces.length);
             return false;
         }
-        for (QueueWorker worker : workers) {
-            worker.pausePasses();
-        }
-        try {
-            if (addressSpaces[asid].invalidate(start, last) == 0) {
-                return true;
-            }
-            for (int i = 0; i < workers.length; i++) {
-                if (groupAsid[groupOf(i)] == asid) {
-                    rebuildRing(i);
-                }
-            }
+        if (reclaim.retire(addressSpaces[asid], start, last) == 0) {
             return true;
-        } finally {
-            for (QueueWorker worker : workers) {
-                worker.resumePasses();
-            }
         }
+        for (QueueWorker worker : workers) {
+            worker.signal();
+        }
+        // Queues with nothing in flight and no ring in use hold nothing back.
+        reclaim.reclaim();
+        return true;
     }
 
     // ---- shutting down ----------------------------------------------------------------------------
@@ -477,13 +582,18 @@ public final class VduseDevice implements AutoCloseable {
         closed = true;
         messages.stop();
         ErrnoException failure = null;
+        long deadline = System.nanoTime() + spec.settleTimeout.toNanos();
+        for (QueueWorker worker : workers) {
+            worker.requestStop(QueueStop.CLOSED);
+        }
         for (QueueWorker worker : workers) {
             try {
-                worker.close();
+                worker.close(Math.max(0, deadline - System.nanoTime()));
             } catch (ErrnoException e) {
                 failure = e;
             }
         }
+        reclaim.releaseAll();
         for (int asid = 0; asid < addressSpaces.length; asid++) {
             addressSpaces[asid].close();
             iotlbs[asid].releaseAll();
@@ -548,6 +658,8 @@ public final class VduseDevice implements AutoCloseable {
         private int addressSpaces = 1;
         private long vduseFeatureMask = SUPPORTED_VDUSE_FEATURES;
         private QueueHandler.Factory handlers;
+        private AsyncQueueHandler.Factory asyncHandlers;
+        private Duration settleTimeout = DEFAULT_SETTLE_TIMEOUT;
         private boolean reconnect;
         private boolean busyPoll;
 
@@ -667,9 +779,35 @@ public final class VduseDevice implements AutoCloseable {
             return this;
         }
 
-        /** The handler of each queue (required). */
+        /** The handler of each queue, answering each request before the next (this or {@link #asyncHandlers}). */
         public Builder handlers(QueueHandler.Factory handlers) {
             this.handlers = Objects.requireNonNull(handlers, "handlers");
+            this.asyncHandlers = null;
+            return this;
+        }
+
+        /**
+         * The handler of each queue, completing requests later, on any thread, in any order (this
+         * or {@link #handlers}).
+         */
+        public Builder asyncHandlers(AsyncQueueHandler.Factory handlers) {
+            this.asyncHandlers = Objects.requireNonNull(handlers, "handlers");
+            this.handlers = null;
+            return this;
+        }
+
+        /**
+         * How long a reset, a suspend, a disabled queue or an address-space switch waits for the
+         * requests in flight to complete; 1 second by default. After it, a reset or a disable
+         * cancels them (their completions are dropped and their memory may be gone), and a
+         * suspend or a switch is refused with the queues serving on. Keep it well below the
+         * kernel's message timeout ({@code /sys/class/vduse/NAME/msg_timeout}, 30 s by default).
+         */
+        public Builder settleTimeout(Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("settle timeout is negative: " + timeout);
+            }
+            this.settleTimeout = timeout;
             return this;
         }
 
@@ -702,7 +840,7 @@ public final class VduseDevice implements AutoCloseable {
             if (deviceId < 0) {
                 throw new IllegalStateException("deviceId is required");
             }
-            if (handlers == null) {
+            if (handlers == null && asyncHandlers == null) {
                 throw new IllegalStateException("handlers are required");
             }
             if (name.contains("/")) {
@@ -898,7 +1036,6 @@ public final class VduseDevice implements AutoCloseable {
         }
         negotiatedFeatures = negotiated;
         boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
-        MemorySegment irq = arena.allocate(4);
         int resumed = 0;
         for (int i = 0; i < workers.length; i++) {
             VduseVqInfo vq = queueInfo(i, packed);
@@ -914,11 +1051,15 @@ public final class VduseDevice implements AutoCloseable {
             }
             int usedIdx = Short.toUnsignedInt(addressSpaceOf(i).slice(vq.deviceAddr() + io.vduse.api.virtio.SplitRing.USED_IDX,
                     2, io.vduse.iova.Access.READ).get(Layouts.LE16, 0));
-            startQueue(i, vq, new VqState.Split(usedIdx));
-            irq.set(Layouts.U32, 0, i);
-            file.ioctl(VduseIoctls.VQ_INJECT_IRQ, irq);
-            resumed++;
+            // One interrupt per resumed queue covers completions the old process published
+            // without interrupting. The queue owes it rather than injecting it here: if the old
+            // process died before answering DRIVER_OK, the kernel refuses interrupts until this
+            // process has answered it again.
+            if (prepareQueue(i, vq, new VqState.Split(usedIdx), true)) {
+                resumed++;
+            }
         }
+        answered();
         if (resumed > 0) {
             status = VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK | VirtioStatus.DRIVER_OK;
         }

@@ -23,8 +23,14 @@ public final class EventFd implements AutoCloseable {
         return fd;
     }
 
-    /** Adds one to the counter, waking whoever polls it. */
+    /**
+     * Adds one to the counter, waking whoever polls it; nothing once closed (under the same lock
+     * as {@link #close}, so a late signal never writes to a descriptor number reused since).
+     */
     public synchronized void signal() throws ErrnoException {
+        if (closed) {
+            return;
+        }
         value.set(ValueLayout.JAVA_LONG, 0, 1L);
         Syscalls.write(fd, value, 8);
     }

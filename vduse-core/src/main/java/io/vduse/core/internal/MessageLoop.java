@@ -24,6 +24,15 @@ public final class MessageLoop {
     public interface Handler {
         /** The answer to {@code request}; exceptions become a FAILED answer. */
         VduseResponse handle(VduseRequest request) throws Exception;
+
+        /**
+         * Called once the answer to a message is written (or failed to be), for what must happen
+         * only after the kernel has it: starting queues the answer made ready.
+         */
+        default void answered() {}
+
+        /** Called when no message came for a poll interval: the place for deferred clean-up. */
+        default void idle() {}
     }
 
     private static final System.Logger LOG = System.getLogger(MessageLoop.class.getName());
@@ -83,6 +92,7 @@ public final class MessageLoop {
         while (running) {
             try {
                 if (!file.awaitReadable(POLL_MILLIS)) {
+                    idle();
                     continue;
                 }
                 file.read(request, VduseDevRequest.SIZE);
@@ -102,6 +112,19 @@ public final class MessageLoop {
             } catch (ErrnoException e) {
                 LOG.log(Level.ERROR, "%s: answering %s failed: %s".formatted(name, message, e.getMessage()), e);
             }
+            try {
+                handler.answered();
+            } catch (RuntimeException | Error e) {
+                LOG.log(Level.ERROR, "%s: after answering %s: %s".formatted(name, message, e), e);
+            }
+        }
+    }
+
+    private void idle() {
+        try {
+            handler.idle();
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "%s: idle clean-up failed: %s".formatted(name, e), e);
         }
     }
 

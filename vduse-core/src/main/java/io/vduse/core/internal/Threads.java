@@ -1,7 +1,7 @@
 package io.vduse.core.internal;
 
 /** Helpers for the SDK's own threads. */
-final class Threads {
+public final class Threads {
 
     private Threads() {}
 
@@ -10,7 +10,7 @@ final class Threads {
      * restores the interrupt: a stop must not return while the stopped thread may still touch
      * memory the caller is about to release.
      */
-    static void joinUninterruptibly(Thread thread) {
+    public static void joinUninterruptibly(Thread thread) {
         boolean interrupted = false;
         while (thread.isAlive()) {
             try {
@@ -21,6 +21,33 @@ final class Threads {
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits up to {@code nanos} for {@code thread} to end, uninterruptibly as
+     * {@link #joinUninterruptibly}; true if it ended.
+     */
+    public static boolean join(Thread thread, long nanos) {
+        long deadline = System.nanoTime() + nanos;
+        boolean interrupted = false;
+        try {
+            while (thread.isAlive()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    thread.join(java.time.Duration.ofNanos(left));
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            return true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

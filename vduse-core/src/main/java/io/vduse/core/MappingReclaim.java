@@ -1,0 +1,117 @@
+package io.vduse.core;
+
+import io.vduse.iova.AddressSpace;
+import io.vduse.iova.Mapping;
+import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * Keeps memory that an IOTLB update took out of translation mapped until no request in flight
+ * and no ring can still be using it, then gives it back.
+ *
+ * <p>Each update that retires mappings takes the next <em>ticket</em>. A queue stamps every request
+ * it pops with the last ticket it has seen, and sees a ticket only after re-slicing its rings; so
+ * a mapping retired under ticket {@code t} may still be used by a request stamped below
+ * {@code t}, or by a queue that has not seen {@code t}, and by nothing else. Each queue reports the
+ * lowest ticket it may still use ({@link QueueWorker#safeTicket()}); the mapping goes back once every
+ * queue reports at least {@code t}. The message thread never waits for that: the kernel's message
+ * is answered once no new translation can find the memory, and the release happens at a later
+ * message or an idle moment of the message thread.
+ */
+final class MappingReclaim {
+
+    private static final System.Logger LOG = System.getLogger(MappingReclaim.class.getName());
+
+    private record Retired(long ticket, AddressSpace space, Mapping mapping) {}
+
+    private final String name;
+    private final ArrayDeque<Retired> retired = new ArrayDeque<>();
+    /** The last ticket handed out; written under this object's lock, read by queue threads. */
+    private volatile long ticket;
+    /** Whether anything waits to be released: queues compute their safe ticket only then. */
+    private volatile boolean pending;
+    private QueueWorker[] workers = new QueueWorker[0];
+
+    MappingReclaim(String deviceName) {
+        this.name = deviceName;
+    }
+
+    /** The queues whose requests and rings may use retired memory. */
+    synchronized void watch(QueueWorker[] queues) {
+        this.workers = queues.clone();
+    }
+
+    /** The last ticket: a queue that sees it moved re-slices its rings. */
+    long ticket() {
+        return ticket;
+    }
+
+    /** Whether retired memory waits for the queues. */
+    boolean pending() {
+        return pending;
+    }
+
+    /**
+     * Takes {@code [start, last]} of {@code space} out of translation and keeps what it held until
+     * it is safe to release; returns how many mappings were retired (0: no ring needs re-slicing).
+     */
+    synchronized int retire(AddressSpace space, long start, long last) {
+        long next = ticket + 1;
+        int count = space.retire(start, last, m -> retired.add(new Retired(next, space, m)));
+        if (count > 0) {
+            // Published after the mappings left translation: a queue that sees this ticket and
+            // then pops translates only through what is left.
+            ticket = next;
+            pending = true;
+        }
+        return count;
+    }
+
+    /**
+     * Releases whatever no queue can be using any more: called by the message thread, after each
+     * IOTLB update and whenever no message came for a while, so that the queue threads never
+     * spend their time unmapping and a flood of updates pays for its own clean-up. Cheap when
+     * nothing is pending.
+     */
+    void reclaim() {
+        if (!pending) {
+            return;
+        }
+        synchronized (this) {
+            long safe = Long.MAX_VALUE;
+            for (QueueWorker w : workers) {
+                safe = Math.min(safe, w.safeTicket());
+            }
+            while (!retired.isEmpty() && retired.peekFirst().ticket() <= safe) {
+                release(retired.pollFirst());
+            }
+            pending = !retired.isEmpty();
+        }
+    }
+
+    /**
+     * Releases everything retired, whoever may use it: at a reset after the queues settled or
+     * were cancelled, and at close. A Java access to released memory then fails instead of
+     * landing in memory the driver no longer gave us.
+     */
+    synchronized void releaseAll() {
+        while (!retired.isEmpty()) {
+            release(retired.pollFirst());
+        }
+        pending = false;
+    }
+
+    /** Mappings waiting to be released; for tests and diagnostics. */
+    synchronized List<Mapping> waiting() {
+        return retired.stream().map(Retired::mapping).toList();
+    }
+
+    private void release(Retired r) {
+        try {
+            r.space().release(r.mapping());
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "%s: releasing %s failed: %s".formatted(name, r.mapping(), e), e);
+        }
+    }
+}

@@ -1,0 +1,497 @@
+package io.vduse.core;
+
+import io.vduse.api.VduseIoctls;
+import io.vduse.core.internal.EventFd;
+import io.vduse.core.internal.linux.Syscalls;
+import io.vduse.virtqueue.DeviceQueue;
+import io.vduse.virtqueue.VirtqueueException;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One run of a queue, from the driver making it ready to its stop: the thread that owns the
+ * ring, the requests in flight, and the hand-off of completions from other threads.
+ *
+ * <p>The run's thread alone pops, pushes, publishes and injects interrupts. Each step of its loop
+ * takes the completions handed over since the last step, pushes them in completion order, pops
+ * what the driver made available (while the handler, the control path and the ring size allow),
+ * then publishes once and interrupts at most once for the whole batch. Other threads talk to it
+ * only through volatile flags and its wake-up eventfd, so the control path never waits for a
+ * handler.
+ */
+final class QueueRun implements QueueContext {
+
+    private static final System.Logger LOG = System.getLogger(QueueRun.class.getName());
+    /** Publish at least this often within a long step, so the driver sees progress. */
+    private static final int PUBLISH_EVERY = 64;
+    /** Pops per step before completions are looked at again. */
+    private static final int POPS_PER_STEP = 64;
+    private static final int POLL_FOREVER = -1;
+    /** Retry delays for an interrupt the kernel refused because it has not seen DRIVER_OK yet. */
+    private static final int OWED_IRQ_FIRST_MILLIS = 1;
+    private static final int OWED_IRQ_MAX_MILLIS = 64;
+
+    private static final VarHandle HEAD;
+    private static final VarHandle SLEEPING;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            HEAD = lookup.findVarHandle(QueueRun.class, "completedHead", Request.class);
+            SLEEPING = lookup.findVarHandle(QueueRun.class, "sleeping", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final QueueWorker worker;
+    private final AsyncQueueHandler handler;
+    private final int asid;
+    private final boolean busyPoll;
+    private final long features;
+    private final EventFd wake;
+    private final MemorySegment pollfds;
+    private final MemorySegment irqArgument;
+    private final Arena arena = Arena.ofShared();
+    private final Thread thread;
+
+    private DeviceQueue ring;
+    /** Free requests, a stack; grown up to the ring size, then reused (queue thread only). */
+    private Request[] free;
+    private int freeCount;
+    private Request[] all;
+    private int allocated;
+    /** Requests popped and not yet pushed (queue thread only); {@link #inFlightView} for others. */
+    private int inFlight;
+    private volatile int inFlightView;
+    private long unpublished;
+    private boolean irqOwed;
+    private int owedDelay;
+    /** The reclaim ticket whose retirements this run's rings no longer use (queue thread only). */
+    private long seenTicket;
+
+    // ---- written by other threads ----
+    /** Completions handed over by other threads, newest first; taken whole by the queue thread. */
+    @SuppressWarnings("unused") // accessed through HEAD
+    private volatile Request completedHead;
+    /** Whether the queue thread sleeps in poll; a completer that clears it signals {@link #wake}. */
+    @SuppressWarnings("unused") // accessed through SLEEPING
+    private volatile boolean sleeping;
+    private volatile boolean popPaused;
+    /** Why the control path wants the run to end; null while it runs. */
+    private volatile QueueStop stopRequest;
+    /** Set when the run was given up on with requests still in flight. */
+    private volatile boolean abandoned;
+    /** Where the ring stands, after every step. */
+    private volatile long stateWord;
+    /** The lowest reclaim ticket this run's requests and rings may still use. */
+    private volatile long safeTicket = Long.MAX_VALUE;
+    private volatile QueueStop stoppedFor;
+
+    QueueRun(QueueWorker worker, DeviceQueue ring, int asid, AsyncQueueHandler handler, long features,
+            boolean busyPoll, boolean oweInterrupt) throws ErrnoException {
+        this.worker = worker;
+        this.ring = ring;
+        this.asid = asid;
+        this.handler = handler;
+        this.features = features;
+        this.busyPoll = busyPoll;
+        this.wake = new EventFd();
+        this.free = new Request[ring.size()];
+        this.all = new Request[ring.size()];
+        this.pollfds = arena.allocate(Syscalls.POLLFD, 2);
+        pollfds.set(ValueLayout.JAVA_INT, 0, worker.kickFd());
+        pollfds.set(ValueLayout.JAVA_SHORT, 4, Syscalls.POLLIN);
+        pollfds.set(ValueLayout.JAVA_INT, 8, wake.fd());
+        pollfds.set(ValueLayout.JAVA_SHORT, 12, Syscalls.POLLIN);
+        this.irqArgument = arena.allocate(ValueLayout.JAVA_INT);
+        irqArgument.set(ValueLayout.JAVA_INT, 0, worker.index());
+        this.stateWord = ring.stateWord();
+        this.irqOwed = oweInterrupt;
+        this.owedDelay = OWED_IRQ_FIRST_MILLIS;
+        this.seenTicket = worker.reclaim().ticket();
+        this.thread = Thread.ofPlatform().name(worker.name()).daemon(true).unstarted(this::run);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    QueueWorker worker() {
+        return worker;
+    }
+
+    // ---- QueueContext ----
+
+    @Override
+    public int index() {
+        return worker.index();
+    }
+
+    @Override
+    public int size() {
+        return ring.size();
+    }
+
+    @Override
+    public long negotiatedFeatures() {
+        return features;
+    }
+
+    @Override
+    public boolean isPacked() {
+        return ring.isPacked();
+    }
+
+    @Override
+    public int inFlight() {
+        return inFlightView;
+    }
+
+    @Override
+    public void pausePopping() {
+        popPaused = true;
+    }
+
+    @Override
+    public void resumePopping() {
+        popPaused = false;
+        signal();
+    }
+
+    // ---- the control path's side ----
+
+    /** Asks the run to stop taking requests, settle those in flight, and end. */
+    void requestStop(QueueStop reason) {
+        stopRequest = reason;
+        signal();
+    }
+
+    /** Takes back a stop that did not settle in time: the run serves on. */
+    void cancelStop() {
+        stopRequest = null;
+        signal();
+    }
+
+    /** Waits up to {@code nanos} for the run to end; true if it did. */
+    boolean awaitEnd(long nanos) {
+        return io.vduse.core.internal.Threads.join(thread, nanos);
+    }
+
+    /**
+     * Gives up on the requests still in flight: their completions are dropped, and the thread
+     * ends as soon as the handler gives it back. Returns how many were in flight.
+     */
+    int abandon() {
+        abandoned = true;
+        signal();
+        return inFlightView;
+    }
+
+    /** Where the ring stood after the last step (exact once the run ended). */
+    long stateWord() {
+        return stateWord;
+    }
+
+    long safeTicket() {
+        return safeTicket;
+    }
+
+    int asid() {
+        return asid;
+    }
+
+    /** Why the run ended, or null while it runs. */
+    QueueStop stoppedFor() {
+        return stoppedFor;
+    }
+
+    /** Wakes the queue thread (a command, a completion while it sleeps). */
+    void signal() {
+        try {
+            wake.signal();
+        } catch (ErrnoException e) {
+            throw new IllegalStateException(worker.name() + ": cannot wake the queue thread", e);
+        }
+    }
+
+    // ---- completions (any thread) ----
+
+    void completed(Request request) {
+        if (abandoned) {
+            return; // its ring belongs to a driver session that is over
+        }
+        if (Thread.currentThread() == thread) {
+            push(request);
+            return;
+        }
+        Request head;
+        do {
+            head = completedHead;
+            request.next = head;
+            // The CAS publishes usedLength and next to the queue thread's getAndSet.
+        } while (!HEAD.compareAndSet(this, head, request));
+        // Volatile read after the volatile CAS: with the queue thread's write of `sleeping` before
+        // its read of the head, one of the two sees the other, so a completion never waits for a
+        // thread that went to sleep without seeing it.
+        if (sleeping && SLEEPING.compareAndSet(this, true, false)) {
+            signal();
+        }
+    }
+
+    // ---- the queue thread ----
+
+    private void run() {
+        QueueStop end = QueueStop.BROKEN;
+        boolean started = false;
+        try {
+            handler.queueStarted(this);
+            started = true;
+            end = loop();
+        } catch (Throwable e) {
+            if (abandoned) {
+                // Given up on at a reset: the ring's memory may be gone already; nothing to report.
+                end = stopRequest != null ? stopRequest : QueueStop.RESET;
+            } else if (e instanceof VirtqueueException driverFault) {
+                LOG.log(Level.ERROR, "%s: the driver broke the ring (%s); the queue stops until the device is reset"
+                        .formatted(worker.name(), driverFault.getMessage()));
+                worker.broken(driverFault);
+            } else {
+                // Not the driver's fault: a refused interrupt, an Error from the handler, a bug of
+                // ours. Only this queue stops, and visibly, so that the process and the others go on.
+                LOG.log(Level.ERROR, "%s: serving the ring failed (%s); the queue stops until the device is reset"
+                        .formatted(worker.name(), e), e);
+                worker.broken(new VirtqueueException(VirtqueueException.Reason.IOVA_FAULT,
+                        "serving the ring failed: " + e, e));
+            }
+        } finally {
+            safeTicket = Long.MAX_VALUE;
+            stoppedFor = end;
+            if (started) {
+                try {
+                    handler.queueStopped(this, end);
+                } catch (RuntimeException | Error e) {
+                    LOG.log(Level.WARNING, "%s: the handler failed on stop: %s".formatted(worker.name(), e), e);
+                }
+            }
+            closeQuietly();
+        }
+    }
+
+    private QueueStop loop() throws ErrnoException {
+        while (true) {
+            if (abandoned) {
+                return stopRequest != null ? stopRequest : QueueStop.RESET;
+            }
+            takeCompletions();
+            followReclaim();
+            QueueStop stop = stopRequest;
+            if (stop != null && inFlight == 0) {
+                publish();
+                return stop;
+            }
+            boolean mayPop = stop == null && !popPaused;
+            boolean more = mayPop && popSome();
+            publish();
+            if (more) {
+                continue;
+            }
+            // Re-armed before every sleep: with EVENT_IDX, enabling moves avail_event up to where
+            // the device stands, and a driver kicks only when it passes that index.
+            if (!busyPoll && mayPop && ring.enableNotifications()) {
+                continue; // chains came in while kicks were off: no kick will announce them
+            }
+            waitForWork();
+            if (abandoned) {
+                continue;
+            }
+            worker.drainKick();
+            wake.drain();
+            if (!busyPoll && stopRequest == null && !popPaused) {
+                ring.disableNotifications();
+            }
+        }
+    }
+
+    /** Pops and starts up to a step's worth of requests; true if there may be more. */
+    private boolean popSome() throws ErrnoException {
+        for (int n = 0; n < POPS_PER_STEP; n++) {
+            if (stopRequest != null || popPaused || abandoned) {
+                return false;
+            }
+            Request request = take();
+            if (request == null) {
+                return false; // every request object is in flight: the ring cannot hold more
+            }
+            if (!ring.pop(request.chain())) {
+                free[freeCount++] = request;
+                return false;
+            }
+            request.ticket = seenTicket;
+            request.started();
+            inFlight++;
+            inFlightView = inFlight;
+            begin(request);
+            if (unpublished >= PUBLISH_EVERY) {
+                publish();
+            }
+        }
+        return true;
+    }
+
+    private void begin(Request request) {
+        try {
+            handler.start(request);
+        } catch (Exception e) {
+            worker.handlerFailed(e);
+            long before = request.chain().writer().bytesWritten();
+            try {
+                handler.failed(request, e);
+            } catch (RuntimeException again) {
+                LOG.log(Level.WARNING, "%s: the handler's failed() threw too: %s".formatted(worker.name(), again),
+                        again);
+            }
+            if (request.inFlight()) {
+                request.complete(worker.failures().answer(request.chain(), before));
+            }
+        }
+    }
+
+    private Request take() {
+        if (freeCount > 0) {
+            return free[--freeCount];
+        }
+        if (allocated == all.length) {
+            return null;
+        }
+        // Made once per slot of the ring and then reused: no allocation per request afterwards.
+        Request fresh = new Request(this, ring.newChain());
+        all[allocated++] = fresh;
+        return fresh;
+    }
+
+    private void takeCompletions() throws ErrnoException {
+        Request list = (Request) HEAD.getAndSet(this, null);
+        if (list == null) {
+            return;
+        }
+        // The stack is newest first; the ring gets them in the order they completed.
+        Request ordered = null;
+        while (list != null) {
+            Request next = list.next;
+            list.next = ordered;
+            ordered = list;
+            list = next;
+        }
+        while (ordered != null) {
+            Request next = ordered.next;
+            ordered.next = null;
+            push(ordered);
+            if (unpublished >= PUBLISH_EVERY) {
+                publish();
+            }
+            ordered = next;
+        }
+    }
+
+    private void push(Request request) {
+        ring.push(request.chain(), request.usedLength);
+        request.recycle();
+        free[freeCount++] = request;
+        inFlight--;
+        inFlightView = inFlight;
+        unpublished++;
+    }
+
+    /** Makes pushed elements visible with one index write and at most one interrupt. */
+    private void publish() throws ErrnoException {
+        // Before the driver can see anything of this batch: whoever it tells and then asks for
+        // the queue's state (GET_VQ_STATE) gets a state that covers what it saw.
+        stateWord = ring.stateWord();
+        if (unpublished != 0) {
+            // Counted before the driver can see them, so that whoever waits for a completion also
+            // finds it counted; one volatile write per batch.
+            worker.countCompleted(unpublished);
+            unpublished = 0;
+        }
+        if (ring.publish() || irqOwed) {
+            inject();
+        }
+    }
+
+    private void inject() throws ErrnoException {
+        try {
+            worker.device().ioctl(VduseIoctls.VQ_INJECT_IRQ, irqArgument);
+            irqOwed = false;
+            worker.countInterrupt();
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.EINVAL) {
+                throw e;
+            }
+            // The kernel takes interrupts only once it has the answer to DRIVER_OK (and not while
+            // suspended): our answer may still be on its way, or this process took the device
+            // over before the driver's DRIVER_OK. Owe the interrupt and try again shortly.
+            if (!irqOwed) {
+                irqOwed = true;
+                owedDelay = OWED_IRQ_FIRST_MILLIS;
+            } else {
+                owedDelay = Math.min(owedDelay * 2, OWED_IRQ_MAX_MILLIS);
+            }
+        }
+    }
+
+    /** Re-slices the rings after an IOTLB update and says which retired memory it may still use. */
+    private void followReclaim() {
+        MappingReclaim reclaim = worker.reclaim();
+        long ticket = reclaim.ticket();
+        if (ticket != seenTicket) {
+            ring.remap();
+            seenTicket = ticket;
+        }
+        if (reclaim.pending()) {
+            long safe = seenTicket;
+            for (int i = 0; i < allocated; i++) {
+                Request r = all[i];
+                if (r.inFlight() && r.ticket < safe) {
+                    safe = r.ticket;
+                }
+            }
+            // The message thread releases what this allows (see MappingReclaim): a queue thread
+            // never spends its time unmapping.
+            safeTicket = safe;
+        } else {
+            safeTicket = Long.MAX_VALUE;
+        }
+    }
+
+    private void waitForWork() throws ErrnoException {
+        int timeout = irqOwed ? owedDelay : POLL_FOREVER;
+        if (busyPoll) {
+            Thread.onSpinWait();
+            if (!irqOwed) {
+                return;
+            }
+        }
+        sleeping = true;
+        // Volatile write, then volatile read (see completed()).
+        if (completedHead != null) {
+            sleeping = false;
+            return;
+        }
+        Syscalls.poll(pollfds, 2, busyPoll ? 0 : timeout);
+        sleeping = false;
+    }
+
+    private void closeQuietly() {
+        try {
+            wake.close();
+        } catch (ErrnoException e) {
+            LOG.log(Level.DEBUG, "{0}: closing the wake-up eventfd: {1}", worker.name(), e.getMessage());
+        }
+        arena.close();
+    }
+}

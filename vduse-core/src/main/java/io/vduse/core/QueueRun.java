@@ -63,7 +63,7 @@ final class QueueRun implements QueueContext {
     /** Free requests, a stack; grown up to the ring size, then reused (queue thread only). */
     private Request[] free;
     private int freeCount;
-    private Request[] all;
+    /** Request objects made so far, at most the ring size. */
     private int allocated;
     /** Requests popped and not yet pushed (queue thread only); {@link #inFlightView} for others. */
     private int inFlight;
@@ -73,6 +73,11 @@ final class QueueRun implements QueueContext {
     private int owedDelay;
     /** The reclaim ticket whose retirements this run's rings no longer use (queue thread only). */
     private long seenTicket;
+    /** Requests in flight stamped with {@link #seenTicket}, and those stamped before it. */
+    private int currentStamped;
+    private int olderStamped;
+    /** The lowest stamp among {@link #olderStamped}: a lower bound, exact enough for reclaiming. */
+    private long olderSince;
 
     // ---- written by other threads ----
     /** Completions handed over by other threads, newest first; taken whole by the queue thread. */
@@ -88,8 +93,11 @@ final class QueueRun implements QueueContext {
     private volatile boolean abandoned;
     /** Where the ring stands, after every step. */
     private volatile long stateWord;
-    /** The lowest reclaim ticket this run's requests and rings may still use. */
-    private volatile long safeTicket = Long.MAX_VALUE;
+    /**
+     * The lowest reclaim ticket this run's requests and rings may still use; never above
+     * {@link #seenTicket}, so that memory retired after the run's last look stays mapped.
+     */
+    private volatile long safeTicket;
     private volatile QueueStop stoppedFor;
 
     QueueRun(QueueWorker worker, DeviceQueue ring, int asid, AsyncQueueHandler handler, long features,
@@ -102,7 +110,6 @@ final class QueueRun implements QueueContext {
         this.busyPoll = busyPoll;
         this.wake = new EventFd();
         this.free = new Request[ring.size()];
-        this.all = new Request[ring.size()];
         this.pollfds = arena.allocate(Syscalls.POLLFD, 2);
         pollfds.set(ValueLayout.JAVA_INT, 0, worker.kickFd());
         pollfds.set(ValueLayout.JAVA_SHORT, 4, Syscalls.POLLIN);
@@ -114,6 +121,8 @@ final class QueueRun implements QueueContext {
         this.irqOwed = oweInterrupt;
         this.owedDelay = OWED_IRQ_FIRST_MILLIS;
         this.seenTicket = worker.reclaim().ticket();
+        // Before the run is visible to the reclaim: it uses the rings it was built over.
+        this.safeTicket = seenTicket;
         this.thread = Thread.ofPlatform().name(worker.name()).daemon(true).unstarted(this::run);
     }
 
@@ -269,7 +278,7 @@ final class QueueRun implements QueueContext {
                         "serving the ring failed: " + e, e));
             }
         } finally {
-            safeTicket = Long.MAX_VALUE;
+            safeTicket = abandoned ? safeTicket : Long.MAX_VALUE;
             stoppedFor = end;
             if (started) {
                 try {
@@ -332,6 +341,7 @@ final class QueueRun implements QueueContext {
                 return false;
             }
             request.ticket = seenTicket;
+            currentStamped++;
             request.started();
             inFlight++;
             inFlightView = inFlight;
@@ -365,13 +375,12 @@ final class QueueRun implements QueueContext {
         if (freeCount > 0) {
             return free[--freeCount];
         }
-        if (allocated == all.length) {
+        if (allocated == free.length) {
             return null;
         }
         // Made once per slot of the ring and then reused: no allocation per request afterwards.
-        Request fresh = new Request(this, ring.newChain());
-        all[allocated++] = fresh;
-        return fresh;
+        allocated++;
+        return new Request(this, ring.newChain());
     }
 
     private void takeCompletions() throws ErrnoException {
@@ -400,6 +409,12 @@ final class QueueRun implements QueueContext {
 
     private void push(Request request) {
         ring.push(request.chain(), request.usedLength);
+        if (request.ticket == seenTicket) {
+            currentStamped--;
+        } else if (--olderStamped == 0) {
+            // The last request from before an IOTLB update completed: its memory may go.
+            safeTicket = seenTicket;
+        }
         request.recycle();
         free[freeCount++] = request;
         inFlight--;
@@ -444,28 +459,28 @@ final class QueueRun implements QueueContext {
         }
     }
 
-    /** Re-slices the rings after an IOTLB update and says which retired memory it may still use. */
+    /**
+     * Re-slices the rings after an IOTLB update and says which retired memory it may still use:
+     * requests stamped before the update hold it until the last of them completes (counted, so
+     * that this costs nothing per request).
+     */
     private void followReclaim() {
-        MappingReclaim reclaim = worker.reclaim();
-        long ticket = reclaim.ticket();
-        if (ticket != seenTicket) {
-            ring.remap();
-            seenTicket = ticket;
+        long ticket = worker.reclaim().ticket();
+        if (ticket == seenTicket) {
+            return;
         }
-        if (reclaim.pending()) {
-            long safe = seenTicket;
-            for (int i = 0; i < allocated; i++) {
-                Request r = all[i];
-                if (r.inFlight() && r.ticket < safe) {
-                    safe = r.ticket;
-                }
+        ring.remap();
+        if (currentStamped > 0) {
+            if (olderStamped == 0) {
+                olderSince = seenTicket;
             }
-            // The message thread releases what this allows (see MappingReclaim): a queue thread
-            // never spends its time unmapping.
-            safeTicket = safe;
-        } else {
-            safeTicket = Long.MAX_VALUE;
+            olderStamped += currentStamped;
+            currentStamped = 0;
         }
+        seenTicket = ticket;
+        // Volatile write after the remap: the message thread that reads it releases the old ring
+        // areas only once no pop of this run can go through them.
+        safeTicket = olderStamped > 0 ? olderSince : seenTicket;
     }
 
     private void waitForWork() throws ErrnoException {

@@ -258,4 +258,14 @@ final class DriverRing {
             lock.unlock();
         }
     }
+
+    /** The ring's areas: descriptors, driver area, device area. */
+    List<CoherentBuffer> areas() {
+        return areas;
+    }
+
+    /** The IOVA of area {@code index} of {@link #areas()}. */
+    long areaIova(int index) {
+        return areas.get(index).iova();
+    }
 }

@@ -49,6 +49,21 @@ final class MessageQueue {
         this.apiVersion = apiVersion;
     }
 
+    /** The longest wait for an answer per message kind (the request's record name), in nanoseconds. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Long> slowest =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The longest wait for an answer per message kind since the last {@link #clearAnswerTimes()}. */
+    java.util.Map<String, Duration> slowestAnswers() {
+        java.util.Map<String, Duration> copy = new java.util.TreeMap<>();
+        slowest.forEach((kind, nanos) -> copy.put(kind, Duration.ofNanos(nanos)));
+        return copy;
+    }
+
+    void clearAnswerTimes() {
+        slowest.clear();
+    }
+
     /**
      * Sends a message and waits for its answer.
      *
@@ -64,6 +79,7 @@ final class MessageQueue {
                 throw new ErrnoException("VDUSE message to a broken device", Errno.EIO);
             }
             Pending pending = new Pending(message.apply(nextRequestId++));
+            long sent = System.nanoTime();
             sendList.addLast(pending);
             changed.signalAll();
             long nanos = timeout.toNanos();
@@ -79,6 +95,7 @@ final class MessageQueue {
                 }
                 nanos = changed.awaitNanos(nanos);
             }
+            slowest.merge(pending.request.getClass().getSimpleName(), System.nanoTime() - sent, Math::max);
             return pending.response;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

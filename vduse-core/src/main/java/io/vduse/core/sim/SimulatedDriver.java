@@ -133,6 +133,24 @@ public final class SimulatedDriver implements AutoCloseable {
      */
     public static SimulatedDriver attach(SimulatedKernel kernel, String name, Options options)
             throws ErrnoException {
+        SimulatedDriver driver = attachBeforeDriverOk(kernel, name, options);
+        try {
+            driver.driverOk();
+        } catch (ErrnoException | RuntimeException e) {
+            driver.closeQuietly();
+            throw e;
+        }
+        return driver;
+    }
+
+    /**
+     * Attaches the device and brings it up to {@code FEATURES_OK} with every queue set up and
+     * ready, but without {@code DRIVER_OK}: the spec lets a driver make buffers available then
+     * (a network driver fills its receive queue before it), and a test can stop the device
+     * process here. {@link #driverOk()} finishes the bring-up.
+     */
+    public static SimulatedDriver attachBeforeDriverOk(SimulatedKernel kernel, String name, Options options)
+            throws ErrnoException {
         SimulatedDevice device = kernel.device(name);
         if (device == null) {
             throw new ErrnoException("vdpa dev add " + name, Errno.ENODEV);
@@ -141,7 +159,7 @@ public final class SimulatedDriver implements AutoCloseable {
         device.attach(driver.interrupts(), driver::lookup);
         driver.interruptThread.start();
         try {
-            driver.bringUp();
+            driver.bringUpToFeaturesOk();
         } catch (ErrnoException | RuntimeException e) {
             driver.closeQuietly();
             throw e;
@@ -180,7 +198,9 @@ public final class SimulatedDriver implements AutoCloseable {
                 m.memory().fd());
     }
 
-    private void bringUp() throws ErrnoException {
+    private int bringUpStatus;
+
+    private void bringUpToFeaturesOk() throws ErrnoException {
         device.setStatus(0);
         int status = VirtioStatus.ACKNOWLEDGE;
         device.setStatus(status);
@@ -193,9 +213,46 @@ public final class SimulatedDriver implements AutoCloseable {
         for (int i = 0; i < rings.length; i++) {
             rings[i] = setUpQueue(i);
         }
-        status |= VirtioStatus.DRIVER_OK;
-        device.setStatus(status);
+        bringUpStatus = status;
     }
+
+    /**
+     * Sets {@code DRIVER_OK}, after {@link #attachBeforeDriverOk}; returns once the device answered.
+     *
+     * @throws ErrnoException if the device refused it or did not answer within the message timeout
+     */
+    public void driverOk() throws ErrnoException {
+        device.setStatus(bringUpStatus | VirtioStatus.DRIVER_OK);
+    }
+
+    /**
+     * Before {@link #driverOk()}: moves queue {@code queue}'s descriptor table to an IOVA nothing
+     * maps, as a buggy or hostile driver could; the device must refuse that queue only.
+     */
+    public void misplaceRing(int queue) throws ErrnoException {
+        Objects.checkIndex(queue, rings.length);
+        DriverRing ring = rings[queue];
+        device.setQueue(queue, ring.size(), UNMAPPED_IOVA, ring.areaIova(1), ring.areaIova(2));
+    }
+
+    /**
+     * While the device runs: unmaps queue {@code queue}'s ring areas and tells the device
+     * ({@code VDUSE_UPDATE_IOTLB} over each), as a driver that frees a ring it still uses would.
+     * The device must stop that queue only.
+     */
+    public void unmapRing(int queue) throws ErrnoException {
+        Objects.checkIndex(queue, rings.length);
+        List<CoherentBuffer> areas = rings[queue].areas();
+        for (CoherentBuffer area : List.copyOf(areas)) {
+            domain.freeCoherent(area);
+            device.updateIotlb(area.iova(), area.iova() + area.size() - 1);
+        }
+        areas.clear(); // freed: not again when the driver closes
+
+    }
+
+    /** An IOVA far beyond any the simulated domain hands out. */
+    private static final long UNMAPPED_IOVA = 0x7f00_0000_0000L;
 
     private DriverRing setUpQueue(int index) throws ErrnoException {
         SimulatedQueue q = device.queue(index, "setup");
@@ -307,6 +364,21 @@ public final class SimulatedDriver implements AutoCloseable {
         device.setGroupAsid(group, asid);
     }
 
+    /**
+     * The longest the device took to answer each kind of control message ({@code "SetStatus"},
+     * {@code "UpdateIotlb"}, {@code "GetVqState"}, ... as the message records are named) since the
+     * device was made or {@link #clearAnswerTimes()}: what the kernel holds against its message
+     * timeout.
+     */
+    public java.util.Map<String, java.time.Duration> slowestAnswers() {
+        return device.messages.slowestAnswers();
+    }
+
+    /** Forgets the answer times {@link #slowestAnswers()} reports. */
+    public void clearAnswerTimes() {
+        device.messages.clearAnswerTimes();
+    }
+
     /** Asks the device for a queue's state ({@code VDUSE_GET_VQ_STATE}). */
     public VqState queueState(int queue) throws ErrnoException {
         return device.vqState(queue);
@@ -368,7 +440,8 @@ public final class SimulatedDriver implements AutoCloseable {
         if (domain.resetBounceMap()) {
             device.updateIotlb(0, options.bounceSize() - 1);
         }
-        bringUp();
+        bringUpToFeaturesOk();
+        driverOk();
     }
 
     /** Resets the device and detaches it ({@code vdpa dev del}). */

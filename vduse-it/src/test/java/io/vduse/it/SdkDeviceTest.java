@@ -88,6 +88,22 @@ class SdkDeviceTest {
                 "kill -TERM $DEV; wait $DEV",
                 "grep -E 'CLOSED|CLOSE_FAILED' /tmp/dev2.log",
                 "[ -e /dev/vduse/$NAME ] && echo NODE_STILL_THERE || echo NODE_GONE",
+                // An asynchronous device: requests served on four threads after random delays,
+                // completed out of order; fio writes with checksums and verifies them.
+                "truncate -s 32M /tmp/async.img",
+                device + " vduse-async /tmp/async.img 1 --async > /tmp/dev3.log 2>&1 &",
+                "DEV=$!",
+                "wait_for 'grep -q READY /tmp/dev3.log || ! kill -0 $DEV 2>/dev/null' 180",
+                "vdpa dev add name vduse-async mgmtdev vduse",
+                "wait_for 'ls /sys/bus/vdpa/devices/vduse-async/virtio*/block/ >/dev/null 2>&1' 60",
+                "ADEV=/dev/$(ls /sys/bus/vdpa/devices/vduse-async/virtio*/block/)",
+                "fio --name=async --filename=$ADEV --rw=randwrite --bs=4k --size=16M --ioengine=libaio --direct=1 "
+                        + "--iodepth=32 --verify=crc32c --do_verify=1 --verify_fatal=1 --eta=never "
+                        + "--output=/tmp/fio-async.out && echo ASYNC_FIO_VERIFIED",
+                "vdpa dev del vduse-async",
+                "kill -TERM $DEV; wait $DEV",
+                "grep OUT_OF_ORDER /tmp/dev3.log",
+                "echo '--- dev3.log'; tail -n 20 /tmp/dev3.log; echo '--- fio-async'; tail -n 15 /tmp/fio-async.out",
                 "echo '--- dev1.log'; tail -n 30 /tmp/dev1.log; echo '--- dev2.log'; tail -n 30 /tmp/dev2.log",
                 "exit 0");
     }
@@ -164,5 +180,13 @@ class SdkDeviceTest {
         assertThat(saw("DETACHED")).as(story().describe()).isTrue();
         assertThat(saw("CLOSED")).as(story().describe()).isTrue();
         assertThat(saw("NODE_GONE")).as(story().describe()).isTrue();
+    }
+
+    @Test
+    @Order(20)
+    void anAsynchronousHandlerCompletingOutOfOrderPassesFioVerify() {
+        assertThat(saw("ASYNC_FIO_VERIFIED")).as(story().describe()).isTrue();
+        // Without disorder this would prove nothing about out-of-order completion.
+        assertThat(Long.parseLong(value("OUT_OF_ORDER"))).as(story().describe()).isPositive();
     }
 }

@@ -1021,9 +1021,10 @@ public final class VduseDevice implements AutoCloseable {
      * stopped (killed, say). The kernel does not repeat {@code DRIVER_OK}, so a driver past
      * {@code FEATURES_OK} (features reported) with ready queues is taken as running.
      *
-     * <p>Each ready split ring resumes at {@code last_avail_idx = used->idx}: the workers complete
-     * chains in the order they popped them, so the used index in ring memory counts exactly the
-     * requests completed. Chains popped but not published by the old process are popped and
+     * <p>Each ready split ring resumes at {@code last_avail_idx = used->idx}: synchronous handlers
+     * complete chains in the order they were popped, so the used index in ring memory counts
+     * exactly the requests completed (a device of asynchronous handlers is not resumed: see the
+     * loop). Chains popped but not published by the old process are popped and
      * served again (the driver never saw them complete); every completed one lies before that
      * index and is never served twice. One interrupt per resumed queue covers completions the
      * old process published without interrupting.
@@ -1040,6 +1041,15 @@ public final class VduseDevice implements AutoCloseable {
         for (int i = 0; i < workers.length; i++) {
             VduseVqInfo vq = queueInfo(i, packed);
             if (!vq.ready()) {
+                continue;
+            }
+            if (spec.asyncHandlers != null) {
+                // Out-of-order completions leave used->idx counting requests that are not a
+                // prefix of the ring: resuming there would serve some twice and lose others.
+                needsReset = true;
+                LOG.log(Level.ERROR, "{0}: queue {1} was served by an asynchronous handler, whose requests may have "
+                        + "completed out of order; without an in-flight log it cannot be resumed safely and stays "
+                        + "stopped until the driver resets the device", spec.name, i);
                 continue;
             }
             if (packed) {

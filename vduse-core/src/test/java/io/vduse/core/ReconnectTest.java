@@ -108,6 +108,44 @@ class ReconnectTest {
         }
     }
 
+    @Test
+    void aDeviceOfAsynchronousHandlersIsNotResumedFromTheUsedIndex() throws Exception {
+        SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofSeconds(20));
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment disk = arena.allocate((long) SECTORS * VirtioBlk.SECTOR_SIZE);
+            AsyncQueueHandler.Factory async = index -> {
+                RamBlockHandler ram = new RamBlockHandler(disk, "async");
+                return request -> {
+                    ram.handle(request.chain());
+                    request.complete();
+                };
+            };
+            VduseDevice first = VduseDevice.builder("reconnect").kernel(kernel).deviceId(VirtioDeviceId.BLOCK)
+                    .features(FEATURES).config(VirtioBlkConfig.ofCapacity(SECTORS).toBytes()).queues(2, 64)
+                    .asyncHandlers(async).start();
+            SimulatedDriver driver = SimulatedDriver.attach(kernel, "reconnect",
+                    SimulatedDriver.Options.defaults().withQueueSize(64));
+            BlockClient blk = new BlockClient(driver);
+            assertThat(BlockClient.status(blk.write(0, 0, new byte[VirtioBlk.SECTOR_SIZE]).get(10, TimeUnit.SECONDS)))
+                    .isEqualTo(VirtioBlk.S_OK);
+            first.detach();
+            // Completions of an asynchronous handler need not be a prefix of the ring: resuming at
+            // used->idx could complete one twice and lose another. The queues stay stopped instead.
+            try (VduseDevice second = VduseDevice.builder("reconnect").kernel(kernel).deviceId(VirtioDeviceId.BLOCK)
+                    .features(FEATURES).config(VirtioBlkConfig.ofCapacity(SECTORS).toBytes()).queues(2, 64)
+                    .asyncHandlers(async).reconnect(true).start()) {
+                assertThat(second.queueRunning(0)).isFalse();
+                assertThat(second.queueRunning(1)).isFalse();
+                assertThat(second.status() & io.vduse.api.virtio.VirtioStatus.DEVICE_NEEDS_RESET).isNotZero();
+                // A reset by the driver brings it back.
+                driver.reset();
+                assertThat(BlockClient.status(blk.write(1, 8, new byte[VirtioBlk.SECTOR_SIZE]).get(10, TimeUnit.SECONDS)))
+                        .isEqualTo(VirtioBlk.S_OK);
+                driver.close();
+            }
+        }
+    }
+
     private static void awaitDeadWorkers(VduseDevice device, AtomicInteger served, int killAfter)
             throws InterruptedException {
         // Both queues get requests in turn, so both threads die soon after the count is reached.

@@ -33,6 +33,10 @@ final class SimulatedDeviceFile implements VduseFile {
     @Override
     public int ioctl(Ioctl request, MemorySegment argument) throws ErrnoException {
         checkOpen();
+        if (device.broken()) {
+            // vduse_dev_ioctl refuses every ioctl of a broken device before looking at it.
+            throw new ErrnoException(request.name() + " on a broken VDUSE device", Errno.EPERM);
+        }
         long number = request.request();
         if (number == VduseIoctls.DEV_GET_FEATURES.request()) {
             argument.set(Layouts.U64, 0, device.negotiatedFeatures());

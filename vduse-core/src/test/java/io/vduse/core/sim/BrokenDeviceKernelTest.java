@@ -2,6 +2,7 @@ package io.vduse.core.sim;
 
 import static io.vduse.core.sim.Errnos.errno;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vduse.api.Layouts;
 import io.vduse.api.Vduse;
@@ -13,6 +14,7 @@ import io.vduse.api.VduseResponse;
 import io.vduse.api.virtio.VirtioDeviceId;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.api.virtio.VirtioStatus;
+import io.vduse.core.DeviceBrokenException;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
@@ -31,14 +33,16 @@ import org.junit.jupiter.api.Test;
  * answer: {@code vduse_dev_broken} fails every message still waiting, read or not, with
  * {@code EIO} for its sender and empties both lists; {@code vduse_dev_ioctl} refuses every ioctl
  * with {@code EPERM}; a read finds nothing ({@code EAGAIN}, the file being non-blocking) and an
- * answer no message ({@code ENOENT}); neither reopening the file nor a reset clears it (a reset
- * still resets the kernel's side); destroying and creating the device again does.
+ * answer no message ({@code ENOENT}); {@code vduse_dev_poll} reports {@code POLLERR}, at once and
+ * to a device already waiting; neither reopening the file nor a reset clears it (a reset still
+ * resets the kernel's side); destroying and creating the device again does.
  */
 class BrokenDeviceKernelTest {
 
     private static final long ACCESS_PLATFORM = VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
     /** Far longer than any wait below: a message that fails here failed because the device broke. */
     private static final Duration LONG_TIMEOUT = Duration.ofSeconds(60);
+    private static final int LONG_WAIT_MILLIS = 60_000;
 
     private final Arena arena = Arena.ofShared();
     private final ExecutorService senders = Executors.newCachedThreadPool();
@@ -128,6 +132,7 @@ class BrokenDeviceKernelTest {
         // A later message fails at once, without being queued.
         assertThat(send(() -> device.vqState(0)).get(10, TimeUnit.SECONDS)).isEqualTo(Errno.EIO);
         assertThat(errno(() -> file.read(request, VduseDevRequest.SIZE))).isEqualTo(Errno.EAGAIN);
+        assertThatThrownBy(() -> file.awaitReadable(LONG_WAIT_MILLIS)).isInstanceOf(DeviceBrokenException.class);
         file.close();
     }
 
@@ -149,8 +154,23 @@ class BrokenDeviceKernelTest {
         // Read and never answered: the sender gives up after msg_timeout and the device breaks.
         CompletableFuture<Integer> unanswered = send(() -> device.setStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER));
         readNext(file, Vduse.API_VERSION_0);
+        // A device waiting in poll meanwhile is woken by the break, with POLLERR.
+        CompletableFuture<Throwable> waiting = CompletableFuture.supplyAsync(() -> {
+            try {
+                file.awaitReadable(LONG_WAIT_MILLIS);
+                return null;
+            } catch (ErrnoException | DeviceBrokenException e) {
+                return e;
+            }
+        }, senders);
         assertThat(unanswered.get(10, TimeUnit.SECONDS)).isEqualTo(Errno.ETIMEDOUT);
         assertThat(device.broken()).isTrue();
+        assertThat(waiting.get(10, TimeUnit.SECONDS)).isInstanceOfSatisfying(DeviceBrokenException.class,
+                e -> assertThat(e.events()).isEqualTo("POLLERR"));
+        // And so is every later poll, at once and for good.
+        for (int i = 0; i < 3; i++) {
+            assertThatThrownBy(() -> file.awaitReadable(LONG_WAIT_MILLIS)).isInstanceOf(DeviceBrokenException.class);
+        }
         assertThat(getFeatures(file, u64)).isEqualTo(Errno.EPERM);
         assertThat(errno(() -> file.read(request, VduseDevRequest.SIZE))).isEqualTo(Errno.EAGAIN);
 
@@ -158,6 +178,7 @@ class BrokenDeviceKernelTest {
         file.close();
         VduseFile reopened = kernel.openDevice("slow");
         assertThat(getFeatures(reopened, u64)).isEqualTo(Errno.EPERM);
+        assertThatThrownBy(() -> reopened.awaitReadable(LONG_WAIT_MILLIS)).isInstanceOf(DeviceBrokenException.class);
 
         // The driver's reset: the message fails at once, the kernel's side is reset all the same,
         // and the device stays broken.
@@ -165,6 +186,7 @@ class BrokenDeviceKernelTest {
         assertThat(device.status()).isZero();
         assertThat(device.broken()).isTrue();
         assertThat(getFeatures(reopened, u64)).isEqualTo(Errno.EPERM);
+        assertThatThrownBy(() -> reopened.awaitReadable(LONG_WAIT_MILLIS)).isInstanceOf(DeviceBrokenException.class);
 
         // Destroyed and created again, the device is a new one.
         reopened.close();
@@ -175,6 +197,7 @@ class BrokenDeviceKernelTest {
         assertThat(kernel.device("slow").broken()).isFalse();
         try (VduseFile fresh = kernel.openDevice("slow")) {
             assertThat(getFeatures(fresh, u64)).isZero();
+            assertThat(fresh.awaitReadable(0)).isFalse();
         }
     }
 }

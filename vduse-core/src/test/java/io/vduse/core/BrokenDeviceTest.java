@@ -152,6 +152,17 @@ class BrokenDeviceTest {
                 .anyMatch(t -> t.getName().equals("vduse-" + device + "-msg") && t.isAlive());
     }
 
+    /**
+     * The loop of {@code device} saw POLLERR and ended (polling again would return at once,
+     * forever), and the device says it is broken.
+     */
+    private static void assertStoppedAndBroken(VduseDevice device, Lossy lossy) throws InterruptedException {
+        assertThat(eventually(() -> !messageThreadRunning(device.name())))
+                .as("the message loop of the broken device stops (it polled %d times)", lossy.polls.get()).isTrue();
+        assertThat(device.broken()).isTrue();
+        assertThat(VirtioStatus.has(device.status(), VirtioStatus.DEVICE_NEEDS_RESET)).isTrue();
+    }
+
     @Test
     void aMessageUnansweredPastTheTimeoutBreaksThatDeviceOnlyAndItsLoopStops() throws Exception {
         SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_6_12, Duration.ofSeconds(1));
@@ -168,11 +179,7 @@ class BrokenDeviceTest {
         assertThatThrownBy(() -> driver.queueState(0)).isInstanceOfSatisfying(ErrnoException.class,
                 e -> assertThat(e.errno()).isEqualTo(Errno.ETIMEDOUT));
 
-        // The loop sees POLLERR and ends; polling again would return at once, forever.
-        assertThat(eventually(() -> !messageThreadRunning("lost0")))
-                .as("the message loop of the broken device stops (it polled %d times)", lossy.polls.get()).isTrue();
-        assertThat(device.broken()).isTrue();
-        assertThat(VirtioStatus.has(device.status(), VirtioStatus.DEVICE_NEEDS_RESET)).isTrue();
+        assertStoppedAndBroken(device, lossy);
         long polls = lossy.polls.get();
 
         // The driver's reset does not clear it: the kernel refuses the message at once.
@@ -208,9 +215,6 @@ class BrokenDeviceTest {
         assertThatThrownBy(() -> driver.disableQueue(0)).isInstanceOfSatisfying(ErrnoException.class,
                 e -> assertThat(e.errno()).isEqualTo(Errno.EIO));
 
-        assertThat(eventually(() -> !messageThreadRunning("refused0")))
-                .as("the message loop of the broken device stops (it polled %d times)", lossy.polls.get()).isTrue();
-        assertThat(device.broken()).isTrue();
-        assertThat(VirtioStatus.has(device.status(), VirtioStatus.DEVICE_NEEDS_RESET)).isTrue();
+        assertStoppedAndBroken(device, lossy);
     }
 }

@@ -36,6 +36,10 @@ public final class VirtioBlkDevice implements AutoCloseable {
     private final QueueCounters[] counters;
     private final Arena arena;
     private final VduseDevice device;
+    /** Whether {@link #detach()} left the device in the kernel: {@link #close()} must not destroy it. */
+    private boolean detached;
+    /** Whether the device was destroyed in the kernel. */
+    private boolean destroyed;
 
     private VirtioBlkDevice(BlkOptions options, BlockBackend backend, VduseKernel kernel) throws VduseException {
         this.options = options;
@@ -155,25 +159,47 @@ public final class VirtioBlkDevice implements AutoCloseable {
     }
 
     /**
-     * Stops serving and destroys the device in the kernel.
+     * Stops serving and destroys the device in the kernel. After {@link #detach()}, or once the
+     * device is destroyed, it does nothing: a detached device stays in the kernel for the process
+     * that reconnects to it. After a refusal it may be called again, say once the device is
+     * detached from the vDPA bus.
      *
      * @throws VduseException if the kernel refuses, typically because the device is still
      *     attached ({@code vdpa dev del NAME} first); serving has stopped either way
      */
     @Override
-    public void close() throws VduseException {
+    public synchronized void close() throws VduseException {
+        if (detached || destroyed) {
+            return;
+        }
         try {
             device.close();
+            destroyed = true;
         } finally {
-            arena.close();
+            // The handlers' scratch memory: the workers are stopped once device.close() returns
+            // or throws, and the memory is released once however often close() is retried.
+            closeArena();
         }
     }
 
-    /** Stops serving and leaves the device in the kernel, for a later reconnect. */
-    public void detach() throws VduseException {
+    /**
+     * Stops serving and leaves the device in the kernel, for a later reconnect; {@link #close()}
+     * afterwards does nothing. Does nothing after {@link #close()}.
+     */
+    public synchronized void detach() throws VduseException {
+        if (detached || destroyed) {
+            return;
+        }
+        detached = true;
         try {
             device.detach();
         } finally {
+            closeArena();
+        }
+    }
+
+    private void closeArena() {
+        if (arena.scope().isAlive()) {
             arena.close();
         }
     }

@@ -63,4 +63,9 @@ final class ControlHandler implements MessageLoop.Handler {
     public void idle() {
         device.idle();
     }
+
+    @Override
+    public void broken(DeviceBrokenException cause) {
+        device.onBroken();
+    }
 }

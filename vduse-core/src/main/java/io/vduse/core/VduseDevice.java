@@ -92,6 +92,8 @@ public final class VduseDevice implements AutoCloseable {
     private volatile boolean needsReset;
     /** Set by an answered {@code VDUSE_SUSPEND}; cleared by a reset. */
     private volatile boolean suspended;
+    /** Set when the kernel marked the device broken; nothing in the kernel clears it. */
+    private volatile boolean broken;
     private boolean closed;
 
     private VduseDevice(Builder spec, long apiVersion, long vduseFeatures, VduseFile file) throws ErrnoException {
@@ -167,6 +169,31 @@ public final class VduseDevice implements AutoCloseable {
     /** Whether the kernel suspended the device ({@code VDUSE_SUSPEND}) since the last reset. */
     public boolean suspended() {
         return suspended;
+    }
+
+    /**
+     * Whether the kernel marked the device broken ({@code poll} reports {@code POLLERR} on
+     * {@code /dev/vduse/NAME}): a control message went unanswered past the device's
+     * {@code msg_timeout}, or the device refused {@code SET_VQ_READY}. The kernel then sends no
+     * more messages and refuses every ioctl on the device, and a reset by the driver does not
+     * clear it: the SDK stops the device's message loop, logs the cause once and adds
+     * {@link VirtioStatus#DEVICE_NEEDS_RESET} to {@link #status()}. To recover, detach the device
+     * ({@code vdpa dev del NAME}), {@link #close()} it and create it again; a reconnecting process
+     * cannot serve it.
+     */
+    public boolean broken() {
+        return broken;
+    }
+
+    /** Message thread, once: the kernel marked the device broken. */
+    void onBroken() {
+        broken = true;
+        needsReset = true;
+        // The kernel takes no interrupt from a broken device (EPERM): stop taking requests rather
+        // than serve into a driver that cannot hear of them. Not waited for: close() collects them.
+        for (QueueWorker worker : workers) {
+            worker.requestStop(QueueStop.BROKEN);
+        }
     }
 
     /** The address space queue {@code index} translates through now (0 below API v1). */

@@ -40,8 +40,11 @@ public interface VduseFile extends AutoCloseable {
      *
      * @param timeoutMillis how long to wait at most; 0 to check and return
      * @return whether a message is waiting
+     * @throws DeviceBrokenException if {@code poll(2)} reports {@code POLLERR} or {@code POLLHUP}:
+     *     the kernel marked the device broken, no message will come again, and waiting more
+     *     would return at once, forever
      */
-    boolean awaitReadable(int timeoutMillis) throws ErrnoException;
+    boolean awaitReadable(int timeoutMillis) throws ErrnoException, DeviceBrokenException;
 
     /** The file descriptor number, for log messages; -1 where there is none. */
     int fd();

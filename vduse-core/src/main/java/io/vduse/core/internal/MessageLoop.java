@@ -4,6 +4,7 @@ import io.vduse.api.Vduse;
 import io.vduse.api.VduseDevRequest;
 import io.vduse.api.VduseRequest;
 import io.vduse.api.VduseResponse;
+import io.vduse.core.DeviceBrokenException;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
@@ -33,6 +34,12 @@ public final class MessageLoop {
 
         /** Called when no message came for a poll interval: the place for deferred clean-up. */
         default void idle() {}
+
+        /**
+         * Called once, on the loop's thread, when the kernel marked the device broken: no message
+         * comes any more and the loop has stopped. The default does nothing.
+         */
+        default void broken(DeviceBrokenException cause) {}
     }
 
     private static final System.Logger LOG = System.getLogger(MessageLoop.class.getName());
@@ -40,6 +47,7 @@ public final class MessageLoop {
     private static final int POLL_MILLIS = 50;
 
     private final String name;
+    private final String deviceName;
     private final VduseFile file;
     private final long apiVersion;
     private final Handler handler;
@@ -56,6 +64,7 @@ public final class MessageLoop {
     /** A loop over the messages of {@code file}. */
     public MessageLoop(String deviceName, VduseFile file, long apiVersion, Handler handler) {
         this.name = "vduse-" + deviceName + "-msg";
+        this.deviceName = deviceName;
         this.file = file;
         this.apiVersion = apiVersion;
         this.handler = handler;
@@ -96,6 +105,12 @@ public final class MessageLoop {
                     continue;
                 }
                 file.read(request, VduseDevRequest.SIZE);
+            } catch (DeviceBrokenException e) {
+                // Polling again would return at once, forever (the kernel never clears the state),
+                // and no message can come: stop, once, and say so.
+                LOG.log(Level.ERROR, brokenMessage(e));
+                handler.broken(e);
+                return;
             } catch (ErrnoException e) {
                 if (e.errno() == Errno.EAGAIN || e.errno() == Errno.EINTR) {
                     continue;
@@ -126,6 +141,18 @@ public final class MessageLoop {
         } catch (RuntimeException | Error e) {
             LOG.log(Level.ERROR, "%s: idle clean-up failed: %s".formatted(name, e), e);
         }
+    }
+
+    /** What a broken device means and what to do about it, for the one log record. */
+    private String brokenMessage(DeviceBrokenException e) {
+        return ("%s: %s. Linux does this when a control message goes unanswered for longer than "
+                + "/sys/class/vduse/%s/msg_timeout (30 s by default), or when the device refuses a message "
+                + "the kernel cannot do without (SET_VQ_READY). From now on the kernel sends the device no more "
+                + "messages and refuses its ioctls (EPERM); neither a reset by the driver nor reopening the "
+                + "device clears that, so the message loop stops and the device reports broken(). To recover: "
+                + "vdpa dev del %s, close this device (which destroys it in the kernel), and create it again; "
+                + "a reconnecting process cannot take it over.")
+                .formatted(name, e.getMessage(), deviceName, deviceName);
     }
 
     private VduseResponse answer(VduseRequest message) {

@@ -24,6 +24,12 @@ import java.util.function.IntFunction;
  *
  * <p>When the device file is closed, messages read but not answered go back to the front of the
  * send list, so that a restarted device process reads them again.
+ *
+ * <p>A broken device is what {@code vduse_dev_broken} leaves: every message still waiting, read
+ * or not, is answered FAILED at once and both lists are empty; nothing is queued any more, so a
+ * read finds nothing ({@code EAGAIN}) and an answer finds no message ({@code ENOENT}); and
+ * {@code vduse_dev_poll} reports {@code POLLERR} at once. Nothing clears it: not a reset, not
+ * closing and reopening the file; only destroying the device and creating it again.
  */
 final class MessageQueue {
 
@@ -85,11 +91,12 @@ final class MessageQueue {
             long nanos = timeout.toNanos();
             while (pending.response == null) {
                 if (nanos <= 0) {
+                    // As vduse_dev_msg_sync on a time-out: this message leaves its list, then the
+                    // device is broken, which fails every other message still waiting.
                     pending.abandoned = true;
                     sendList.remove(pending);
                     receiveList.remove(pending.request.requestId());
-                    broken = true;
-                    changed.signalAll();
+                    breakLocked();
                     throw new ErrnoException("VDUSE message " + pending.request + " not answered in " + timeout,
                             Errno.ETIMEDOUT);
                 }
@@ -112,11 +119,38 @@ final class MessageQueue {
     void breakDevice() {
         lock.lock();
         try {
-            broken = true;
-            changed.signalAll();
+            breakLocked();
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * {@code vduse_dev_broken}: the messages read but not answered and those not read yet are
+     * all answered FAILED, so that their senders return at once (with {@code EIO}) instead of
+     * waiting out their time-outs; then the device is broken and the waiters are woken, which a
+     * device waiting in {@code poll} sees as {@code POLLERR}.
+     */
+    private void breakLocked() {
+        if (broken) {
+            return;
+        }
+        for (Pending p : receiveList.values()) {
+            p.response = failedResponse(p.request.requestId());
+        }
+        receiveList.clear();
+        for (Pending p : sendList) {
+            p.response = failedResponse(p.request.requestId());
+        }
+        sendList.clear();
+        broken = true;
+        changed.signalAll();
+    }
+
+    private static byte[] failedResponse(int requestId) {
+        byte[] bytes = new byte[(int) VduseResponse.SIZE];
+        VduseResponse.failed(requestId).writeTo(MemorySegment.ofArray(bytes));
+        return bytes;
     }
 
     /** Whether the device stopped answering in time, or was broken. */
@@ -129,12 +163,17 @@ final class MessageQueue {
         }
     }
 
-    /** Waits until a message can be read or the time-out passes; whether one can. */
+    /**
+     * Waits until a message can be read, the device is broken, or the time-out passes; whether a
+     * message can be read. Like {@code vduse_dev_poll}, a broken device ends the wait at once
+     * (the caller asks {@link #broken()} to tell that from a time-out): a broken device has no
+     * message and will never have one.
+     */
     boolean awaitReadable(int timeoutMillis) {
         lock.lock();
         try {
             long nanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-            while (sendList.isEmpty() && nanos > 0) {
+            while (sendList.isEmpty() && !broken && nanos > 0) {
                 nanos = changed.awaitNanos(nanos);
             }
             return !sendList.isEmpty();

@@ -203,27 +203,47 @@ final class SimulatedDevice {
 
     /**
      * {@code set_status}: tells the device and waits for its answer; the status changes only if
-     * the device took it.
+     * the device took it. Status 0 is {@code reset} ({@code vduse_vdpa_reset}), which resets the
+     * kernel's side whatever the answer, also when the message failed (a broken device is reset
+     * too, and stays broken).
      */
     void setStatus(int newStatus) throws ErrnoException {
-        byte[] response = messages.call(id -> new VduseRequest.SetStatus(id, newStatus), messageTimeout);
+        byte[] response;
+        try {
+            response = messages.call(id -> new VduseRequest.SetStatus(id, newStatus), messageTimeout);
+        } catch (ErrnoException e) {
+            if (newStatus == 0) {
+                try {
+                    resetKernelSide();
+                } catch (ErrnoException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        }
+        if (newStatus == 0) {
+            resetKernelSide();
+        }
         if (result(response) != Vduse.REQ_RESULT_OK) {
             throw new ErrnoException("VDUSE_SET_STATUS " + newStatus + " refused by the device", Errno.EIO);
         }
         synchronized (this) {
             status = newStatus;
-            if (newStatus == 0) {
-                suspended = false;
-                driverFeatures = 0;
-                for (SimulatedQueue q : queues) {
-                    q.reset();
-                    // As vduse_dev_reset does: the kick eventfds go too, so a device must set
-                    // them up again (with VDUSE_VQ_SETUP_KICKFD) before the driver kicks.
-                    if (q.kickFd >= 0) {
-                        Syscalls.close(q.kickFd);
-                        q.kickFd = -1;
-                    }
-                }
+        }
+    }
+
+    /** {@code vduse_dev_reset}: status, features, queues and kick eventfds; not {@code broken}. */
+    private synchronized void resetKernelSide() throws ErrnoException {
+        status = 0;
+        suspended = false;
+        driverFeatures = 0;
+        for (SimulatedQueue q : queues) {
+            q.reset();
+            // As vduse_dev_reset does: the kick eventfds go too, so a device must set
+            // them up again (with VDUSE_VQ_SETUP_KICKFD) before the driver kicks.
+            if (q.kickFd >= 0) {
+                Syscalls.close(q.kickFd);
+                q.kickFd = -1;
             }
         }
     }

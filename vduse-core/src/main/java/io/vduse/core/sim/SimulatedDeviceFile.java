@@ -11,6 +11,7 @@ import io.vduse.api.VduseIovaInfo;
 import io.vduse.api.VduseVqConfig;
 import io.vduse.api.VduseVqEventfd;
 import io.vduse.api.VduseVqInfo;
+import io.vduse.core.DeviceBrokenException;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
@@ -33,6 +34,10 @@ final class SimulatedDeviceFile implements VduseFile {
     @Override
     public int ioctl(Ioctl request, MemorySegment argument) throws ErrnoException {
         checkOpen();
+        if (device.broken()) {
+            // vduse_dev_ioctl refuses every ioctl of a broken device before looking at it.
+            throw new ErrnoException(request.name() + " on a broken VDUSE device", Errno.EPERM);
+        }
         long number = request.request();
         if (number == VduseIoctls.DEV_GET_FEATURES.request()) {
             argument.set(Layouts.U64, 0, device.negotiatedFeatures());
@@ -175,9 +180,14 @@ final class SimulatedDeviceFile implements VduseFile {
     }
 
     @Override
-    public boolean awaitReadable(int timeoutMillis) throws ErrnoException {
+    public boolean awaitReadable(int timeoutMillis) throws ErrnoException, DeviceBrokenException {
         checkOpen();
-        return device.messages.awaitReadable(timeoutMillis);
+        boolean readable = device.messages.awaitReadable(timeoutMillis);
+        // vduse_dev_poll reports POLLERR for as long as the device is broken, which is for good.
+        if (device.broken()) {
+            throw new DeviceBrokenException(toString(), "POLLERR");
+        }
+        return readable;
     }
 
     @Override

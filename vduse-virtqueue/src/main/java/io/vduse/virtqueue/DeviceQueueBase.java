@@ -43,6 +43,19 @@ abstract sealed class DeviceQueueBase implements DeviceQueue permits SplitDevice
         return failure;
     }
 
+    /** Slices the ring areas from the memory (at construction and on {@link #remap()}). */
+    abstract void sliceRings();
+
+    @Override
+    public final void remap() {
+        checkNotBroken();
+        try {
+            sliceRings();
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        }
+    }
+
     /** Breaks the queue with {@code e} unless it is broken already; returns {@code e} to throw. */
     final VirtqueueException fail(VirtqueueException e) {
         if (failure == null) {

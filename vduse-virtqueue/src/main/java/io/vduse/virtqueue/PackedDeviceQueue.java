@@ -71,7 +71,8 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         start(state);
     }
 
-    private void sliceRings() {
+    @Override
+    void sliceRings() {
         // The device writes used descriptors into the ring and its own suppression area.
         ring = ringArea("descriptor ring", descIova, PackedRing.descRingSize(size),
                 PackedRing.DESC_ALIGN, Access.READ_WRITE);
@@ -81,15 +82,6 @@ final class PackedDeviceQueue extends DeviceQueueBase {
                 PackedRing.EVENT_ALIGN, Access.READ_WRITE);
     }
 
-    @Override
-    public void remap() {
-        checkNotBroken();
-        try {
-            sliceRings();
-        } catch (VirtqueueException e) {
-            throw fail(e);
-        }
-    }
 
     private void start(VqState.Packed state) {
         if (state.lastAvailIdx() >= size || state.lastUsedIdx() >= size

@@ -74,22 +74,14 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         start(state);
     }
 
-    private void sliceRings() {
+    @Override
+    void sliceRings() {
         desc = ringArea("descriptor table", descIova, SplitRing.descTableSize(size), SplitRing.DESC_ALIGN,
                 Access.READ);
         avail = ringArea("available ring", driverIova, availBytes, SplitRing.AVAIL_ALIGN, Access.READ);
         used = ringArea("used ring", deviceIova, usedBytes, SplitRing.USED_ALIGN, Access.READ_WRITE);
     }
 
-    @Override
-    public void remap() {
-        checkNotBroken();
-        try {
-            sliceRings();
-        } catch (VirtqueueException e) {
-            throw fail(e);
-        }
-    }
 
     private void start(VqState.Split state) {
         int usedInRing;

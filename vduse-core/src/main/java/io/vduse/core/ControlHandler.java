@@ -54,4 +54,9 @@ final class ControlHandler implements MessageLoop.Handler {
             case VduseRequest.Unknown u -> VduseResponse.failed(u.requestId());
         };
     }
+
+    @Override
+    public void betweenMessages() {
+        device.betweenMessages();
+    }
 }

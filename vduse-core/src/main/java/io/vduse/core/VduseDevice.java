@@ -15,6 +15,7 @@ import io.vduse.core.internal.CreateDevRules;
 import io.vduse.core.internal.IotlbMappingSource;
 import io.vduse.core.internal.MessageLoop;
 import io.vduse.core.internal.QueueWorker;
+import io.vduse.core.internal.UserBounceMemory;
 import io.vduse.iova.AddressSpace;
 import io.vduse.virtqueue.DeviceQueue;
 import io.vduse.virtqueue.VirtqueueException;
@@ -58,6 +59,8 @@ public final class VduseDevice implements AutoCloseable {
     /** One IOTLB and address space per ASID: one below API v1. */
     private final IotlbMappingSource[] iotlbs;
     private final AddressSpace[] addressSpaces;
+    /** The device's own bounce memory per ASID, with {@link Builder#userBounceMemory}; else empty. */
+    private final UserBounceMemory[] userBounce;
     /** The address space each virtqueue group translates through; message thread only. */
     private final int[] groupAsid;
     private final QueueWorker[] workers;
@@ -92,10 +95,17 @@ public final class VduseDevice implements AutoCloseable {
         int spaces = apiVersion >= Vduse.API_VERSION_1 ? spec.addressSpaces : 1;
         this.iotlbs = new IotlbMappingSource[spaces];
         this.addressSpaces = new AddressSpace[spaces];
+        this.userBounce = new UserBounceMemory[spec.userBounceMemory ? spaces : 0];
         for (int asid = 0; asid < spaces; asid++) {
             iotlbs[asid] = apiVersion >= Vduse.API_VERSION_1 ? new IotlbMappingSource(file, asid)
                     : new IotlbMappingSource(file);
-            addressSpaces[asid] = new AddressSpace(iotlbs[asid]);
+            if (spec.userBounceMemory) {
+                userBounce[asid] = new UserBounceMemory(spec.name, file, asid, iotlbs[asid]);
+                addressSpaces[asid] = new AddressSpace(userBounce[asid]);
+                userBounce[asid].attach(addressSpaces[asid]);
+            } else {
+                addressSpaces[asid] = new AddressSpace(iotlbs[asid]);
+            }
         }
         // As the kernel does at create: every group starts in address space 0.
         this.groupAsid = new int[apiVersion >= Vduse.API_VERSION_1 ? spec.groupCount : 1];
@@ -155,6 +165,19 @@ public final class VduseDevice implements AutoCloseable {
     /** The address space queue {@code index} translates through now (0 below API v1). */
     public int queueAddressSpace(int index) {
         return groupAsid[groupOf(index)];
+    }
+
+    /**
+     * Whether the kernel bounces the driver's buffers through the device's own memory now
+     * ({@link Builder#userBounceMemory}), in any address space.
+     */
+    public boolean userBounceMemoryInUse() {
+        for (UserBounceMemory memory : userBounce) {
+            if (memory.inUse()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The features the driver accepted; 0 before {@code DRIVER_OK}. */
@@ -228,6 +251,9 @@ public final class VduseDevice implements AutoCloseable {
         status = newStatus;
         if (newStatus == 0) {
             stopWorkers();
+            for (UserBounceMemory memory : userBounce) {
+                memory.deregister();
+            }
             for (AddressSpace space : addressSpaces) {
                 space.invalidateAll();
             }
@@ -413,6 +439,36 @@ public final class VduseDevice implements AutoCloseable {
         return isPacked() ? new VqState.Packed(1, 0, 1, 0) : new VqState.Split(0);
     }
 
+    /** Message thread, between messages: the switches to user bounce memory a miss asked for. */
+    void betweenMessages() {
+        for (int asid = 0; asid < userBounce.length; asid++) {
+            int space = asid;
+            userBounce[asid].switchIfWanted(action -> whileQueuesHeld(space, action));
+        }
+    }
+
+    /**
+     * Runs {@code action} with every queue held between passes, then rebuilds the rings of the
+     * queues in address space {@code asid} over its translations as they are now.
+     */
+    private void whileQueuesHeld(int asid, Runnable action) {
+        for (QueueWorker worker : workers) {
+            worker.pausePasses();
+        }
+        try {
+            action.run();
+            for (int i = 0; i < workers.length; i++) {
+                if (groupAsid[groupOf(i)] == asid) {
+                    rebuildRing(i);
+                }
+            }
+        } finally {
+            for (QueueWorker worker : workers) {
+                worker.resumePasses();
+            }
+        }
+    }
+
     /**
      * {@code VDUSE_UPDATE_IOTLB}: drops what is mapped in {@code [start, last]} of address space
      * {@code asid}. The workers are held between passes meanwhile, so that nothing reads memory
@@ -484,6 +540,9 @@ public final class VduseDevice implements AutoCloseable {
                 failure = e;
             }
         }
+        for (UserBounceMemory memory : userBounce) {
+            memory.close();
+        }
         for (int asid = 0; asid < addressSpaces.length; asid++) {
             addressSpaces[asid].close();
             iotlbs[asid].releaseAll();
@@ -550,6 +609,7 @@ public final class VduseDevice implements AutoCloseable {
         private QueueHandler.Factory handlers;
         private boolean reconnect;
         private boolean busyPoll;
+        private boolean userBounceMemory;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -682,6 +742,26 @@ public final class VduseDevice implements AutoCloseable {
         /** Take over an existing device of this name, left by a process that stopped; off by default. */
         public Builder reconnect(boolean reconnect) {
             this.reconnect = reconnect;
+            return this;
+        }
+
+        /**
+         * Hand the kernel the device's own memory as the bounce buffer ({@code VDUSE_IOTLB_REG_UMEM});
+         * off by default. Under {@code virtio_vdpa} the kernel copies every buffer of the driver
+         * through a bounce region of 64 MiB by default (sysfs {@code bounce_size}); with this the
+         * region is anonymous memory of the device, pinned by the kernel, instead of the kernel's
+         * pages mapped one fault at a time from its {@code [vduse-domain]} file. The switch happens
+         * once the driver's first buffers are mapped (the kernel takes the memory only then), with
+         * the queues held between passes, and again after every reset; the device gives the
+         * memory back at each reset and at close.
+         *
+         * <p>The kernel counts the memory against {@code RLIMIT_MEMLOCK}: the SDK raises the
+         * process's limit when it is lower and the process may (as root); if the kernel refuses,
+         * the device says why once and goes on with the kernel's pages. No effect under
+         * {@code vhost_vdpa}, where there is no bounce region.
+         */
+        public Builder userBounceMemory(boolean userBounceMemory) {
+            this.userBounceMemory = userBounceMemory;
             return this;
         }
 

@@ -24,6 +24,12 @@ public final class MessageLoop {
     public interface Handler {
         /** The answer to {@code request}; exceptions become a FAILED answer. */
         VduseResponse handle(VduseRequest request) throws Exception;
+
+        /**
+         * Work the device does on the message thread outside any message: called after each
+         * answer and whenever no message came for a while (every 50 ms at the least).
+         */
+        default void betweenMessages() {}
     }
 
     private static final System.Logger LOG = System.getLogger(MessageLoop.class.getName());
@@ -81,6 +87,11 @@ public final class MessageLoop {
 
     private void run() {
         while (running) {
+            try {
+                handler.betweenMessages();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, name + ": work between messages failed: " + e, e);
+            }
             try {
                 if (!file.awaitReadable(POLL_MILLIS)) {
                     continue;

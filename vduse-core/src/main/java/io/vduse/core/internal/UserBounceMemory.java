@@ -158,7 +158,7 @@ public final class UserBounceMemory implements MappingSource {
         });
         if (mapping != null) {
             LOG.log(Level.INFO, "{0}: the bounce buffer of address space {1} is the device''s own memory now "
-                    + "({2} MiB, VDUSE_IOTLB_REG_UMEM)", deviceName, asid, size / MIB);
+                    + "({2} MiB, VDUSE_IOTLB_REG_UMEM)", deviceName, asid, Long.toString(size / MIB));
         }
     }
 
@@ -259,7 +259,7 @@ public final class UserBounceMemory implements MappingSource {
         try {
             Syscalls.setrlimit(Syscalls.RLIMIT_MEMLOCK, need, hard);
             LOG.log(Level.INFO, "{0}: RLIMIT_MEMLOCK raised from {1} to {2} bytes, to pin the bounce buffer",
-                    deviceName, Long.toUnsignedString(limits[0]), need);
+                    deviceName, Long.toUnsignedString(limits[0]), Long.toString(need));
         } catch (ErrnoException e) {
             if (e.errno() != Errno.EPERM) {
                 throw e;

@@ -21,9 +21,12 @@ import java.util.Objects;
  *     cannot be resumed by a reconnecting process (the SDK resumes split rings only)
  * @param apiVersion the VDUSE API version to create the device with (0 or 1), or
  *     {@link #HIGHEST_API_VERSION} for the highest the kernel offers (1 on Linux 7.3, 0 on 6.12)
+ * @param userBounceMemory hand the kernel the device's own memory as the bounce buffer
+ *     ({@code VduseDevice.Builder#userBounceMemory}); off by default
  */
 public record BlkOptions(String name, int numQueues, int queueSize, int logicalBlockSize, String serial,
-        boolean readOnly, boolean reconnect, boolean busyPoll, boolean packedRing, long apiVersion) {
+        boolean readOnly, boolean reconnect, boolean busyPoll, boolean packedRing, long apiVersion,
+        boolean userBounceMemory) {
 
     /** {@link #apiVersion()}: the highest version both the kernel and the SDK know. */
     public static final long HIGHEST_API_VERSION = -1;
@@ -70,51 +73,57 @@ public record BlkOptions(String name, int numQueues, int queueSize, int logicalB
 
     /**
      * One queue of 256, 512-byte blocks, the name as serial, writable, no reconnect, no busy
-     * polling, split rings only.
+     * polling, split rings only, the kernel's own bounce pages.
      */
     public static BlkOptions defaults(String name) {
         return new BlkOptions(name, 1, 256, VirtioBlk.SECTOR_SIZE, name.length() <= VirtioBlk.ID_BYTES ? name : "",
-                false, false, false, false, HIGHEST_API_VERSION);
+                false, false, false, false, HIGHEST_API_VERSION, false);
     }
 
     /** These options with the VDUSE API version pinned ({@link #HIGHEST_API_VERSION}: not pinned). */
     public BlkOptions withApiVersion(long value) {
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
-                packedRing, value);
+                packedRing, value, userBounceMemory);
     }
 
     /** These options with {@code numQueues} queues of {@code queueSize}. */
     public BlkOptions withQueues(int count, int size) {
-        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion);
+        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
     }
 
     /** These options with another logical block size. */
     public BlkOptions withLogicalBlockSize(int size) {
-        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion);
+        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
     }
 
     /** These options with another serial. */
     public BlkOptions withSerial(String value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect, busyPoll, packedRing, apiVersion);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
     }
 
     /** These options, read-only or writable. */
     public BlkOptions withReadOnly(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect, busyPoll, packedRing, apiVersion);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
     }
 
     /** These options with or without reconnecting. */
     public BlkOptions withReconnect(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value, busyPoll, packedRing, apiVersion);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value, busyPoll, packedRing, apiVersion, userBounceMemory);
     }
 
     /** These options with or without offering packed rings. */
     public BlkOptions withPackedRing(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll, value, apiVersion);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll, value, apiVersion, userBounceMemory);
+    }
+
+    /** These options with or without the device's own memory as the bounce buffer. */
+    public BlkOptions withUserBounceMemory(boolean value) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
+                packedRing, apiVersion, value);
     }
 
     /** These options with or without busy polling. */
     public BlkOptions withBusyPoll(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, value, packedRing, apiVersion);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, value, packedRing, apiVersion, userBounceMemory);
     }
 }

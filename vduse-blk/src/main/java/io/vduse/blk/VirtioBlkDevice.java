@@ -67,6 +67,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
                             counters[index]))
                     .reconnect(options.reconnect())
                     .busyPoll(options.busyPoll())
+                    .userBounceMemory(options.userBounceMemory())
                     .start();
         } catch (VduseException | RuntimeException e) {
             arena.close();

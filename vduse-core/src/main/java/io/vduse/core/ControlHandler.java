@@ -60,8 +60,8 @@ final class ControlHandler implements MessageLoop.Handler {
     }
 
     @Override
-    public void idle() {
-        device.idle();
+    public void betweenMessages() {
+        device.betweenMessages();
     }
 
     @Override

@@ -16,8 +16,8 @@ import java.util.List;
  * {@code t}, or by a queue that has not seen {@code t}, and by nothing else. Each queue reports the
  * lowest ticket it may still use ({@link QueueWorker#safeTicket()}); the mapping goes back once every
  * queue reports at least {@code t}. The message thread never waits for that: the kernel's message
- * is answered once no new translation can find the memory, and the release happens at a later
- * message or an idle moment of the message thread.
+ * is answered once no new translation can find the memory, and the release happens on a thread
+ * of its own.
  */
 final class MappingReclaim {
 
@@ -32,9 +32,49 @@ final class MappingReclaim {
     /** Whether anything waits to be released: queues compute their safe ticket only then. */
     private volatile boolean pending;
     private QueueWorker[] workers = new QueueWorker[0];
+    /** Releases retired memory off the message thread: closing a mapping's arena waits for every thread. */
+    private final Thread releaser;
+    private volatile boolean closed;
 
     MappingReclaim(String deviceName) {
         this.name = deviceName;
+        this.releaser = Thread.ofPlatform().name("vduse-" + deviceName + "-reclaim").daemon(true)
+                .unstarted(this::releaseLoop);
+    }
+
+    /** Starts the thread that releases retired memory. */
+    void start() {
+        releaser.start();
+    }
+
+    /**
+     * Asks the releasing thread to look: cheap, for the message thread after each message and for
+     * queues whose last old request completed.
+     */
+    void nudge() {
+        if (pending) {
+            java.util.concurrent.locks.LockSupport.unpark(releaser);
+        }
+    }
+
+    private void releaseLoop() {
+        while (!closed) {
+            // Woken by nudge(), and every 50 ms while something waits, so that a queue whose old
+            // requests completed without a nudge still lets go soon.
+            java.util.concurrent.locks.LockSupport.parkNanos(this, pending ? 50_000_000L : 1_000_000_000L);
+            try {
+                reclaim();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "%s: releasing retired memory failed: %s".formatted(name, e), e);
+            }
+        }
+    }
+
+    /** Stops the releasing thread (after {@link #releaseAll()} at close). */
+    void stop() {
+        closed = true;
+        java.util.concurrent.locks.LockSupport.unpark(releaser);
+        io.vduse.core.internal.Threads.joinUninterruptibly(releaser);
     }
 
     /** The queues whose requests and rings may use retired memory. */
@@ -69,10 +109,9 @@ final class MappingReclaim {
     }
 
     /**
-     * Releases whatever no queue can be using any more: called by the message thread, after each
-     * IOTLB update and whenever no message came for a while, so that the queue threads never
-     * spend their time unmapping and a flood of updates pays for its own clean-up. Cheap when
-     * nothing is pending.
+     * Releases whatever no queue can be using any more: on the releasing thread, so that neither
+     * the message thread nor a queue thread spends its time unmapping. Cheap when nothing is
+     * pending.
      */
     void reclaim() {
         if (!pending) {

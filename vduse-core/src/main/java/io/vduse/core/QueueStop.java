@@ -13,5 +13,10 @@ public enum QueueStop {
     /** This process stopped serving the device ({@link VduseDevice#close()}, {@link VduseDevice#detach()}). */
     CLOSED,
     /** The queue's address space changed ({@code VDUSE_SET_VQ_GROUP_ASID}); it starts again over the new one. */
-    ADDRESS_SPACE_CHANGED
+    ADDRESS_SPACE_CHANGED,
+    /**
+     * The memory behind the queue's address space was swapped (the device's own memory became the
+     * bounce buffer); it starts again at once over the new memory.
+     */
+    MEMORY_CHANGED
 }

@@ -14,6 +14,7 @@ import io.vduse.api.virtio.VirtioStatus;
 import io.vduse.core.internal.CreateDevRules;
 import io.vduse.core.internal.IotlbMappingSource;
 import io.vduse.core.internal.MessageLoop;
+import io.vduse.core.internal.UserBounceMemory;
 import io.vduse.iova.AddressSpace;
 import io.vduse.virtqueue.DeviceQueue;
 import io.vduse.virtqueue.VirtqueueException;
@@ -50,7 +51,7 @@ public final class VduseDevice implements AutoCloseable {
 
     /** The VDUSE features the SDK handles: {@code SET_VQ_READY} and {@code SUSPEND} messages. */
     static final long SUPPORTED_VDUSE_FEATURES = (1L << Vduse.F_QUEUE_READY) | (1L << Vduse.F_SUSPEND);
-    static final Duration DEFAULT_SETTLE_TIMEOUT = Duration.ofSeconds(1);
+    static final Duration DEFAULT_SETTLE_TIMEOUT = Duration.ofSeconds(5);
 
     private final Builder spec;
     private final VduseKernel kernel;
@@ -61,6 +62,8 @@ public final class VduseDevice implements AutoCloseable {
     /** One IOTLB and address space per ASID: one below API v1. */
     private final IotlbMappingSource[] iotlbs;
     private final AddressSpace[] addressSpaces;
+    /** The device's own bounce memory per ASID, with {@link Builder#userBounceMemory}; else empty. */
+    private final UserBounceMemory[] userBounce;
     /** The address space each virtqueue group translates through; message thread only. */
     private final int[] groupAsid;
     private final QueueWorker[] workers;
@@ -105,10 +108,17 @@ public final class VduseDevice implements AutoCloseable {
         int spaces = apiVersion >= Vduse.API_VERSION_1 ? spec.addressSpaces : 1;
         this.iotlbs = new IotlbMappingSource[spaces];
         this.addressSpaces = new AddressSpace[spaces];
+        this.userBounce = new UserBounceMemory[spec.userBounceMemory ? spaces : 0];
         for (int asid = 0; asid < spaces; asid++) {
             iotlbs[asid] = apiVersion >= Vduse.API_VERSION_1 ? new IotlbMappingSource(file, asid)
                     : new IotlbMappingSource(file);
-            addressSpaces[asid] = new AddressSpace(iotlbs[asid]);
+            if (spec.userBounceMemory) {
+                userBounce[asid] = new UserBounceMemory(spec.name, file, asid, iotlbs[asid]);
+                addressSpaces[asid] = new AddressSpace(userBounce[asid]);
+                userBounce[asid].attach(addressSpaces[asid]);
+            } else {
+                addressSpaces[asid] = new AddressSpace(iotlbs[asid]);
+            }
         }
         // As the kernel does at create: every group starts in address space 0.
         this.groupAsid = new int[apiVersion >= Vduse.API_VERSION_1 ? spec.groupCount : 1];
@@ -124,6 +134,7 @@ public final class VduseDevice implements AutoCloseable {
                     failures);
         }
         reclaim.watch(workers);
+        reclaim.start();
         this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
     }
 
@@ -199,6 +210,19 @@ public final class VduseDevice implements AutoCloseable {
     /** The address space queue {@code index} translates through now (0 below API v1). */
     public int queueAddressSpace(int index) {
         return groupAsid[groupOf(index)];
+    }
+
+    /**
+     * Whether the kernel bounces the driver's buffers through the device's own memory now
+     * ({@link Builder#userBounceMemory}), in any address space.
+     */
+    public boolean userBounceMemoryInUse() {
+        for (UserBounceMemory memory : userBounce) {
+            if (memory.inUse()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The features the driver accepted; 0 before {@code DRIVER_OK}. */
@@ -288,6 +312,9 @@ public final class VduseDevice implements AutoCloseable {
             // Settled or cancelled: nothing of the old driver session may be written from now on,
             // so what requests still held goes too (a late Java access then fails, harmlessly).
             reclaim.releaseAll();
+            for (UserBounceMemory memory : userBounce) {
+                memory.deregister();
+            }
             for (AddressSpace space : addressSpaces) {
                 space.invalidateAll();
             }
@@ -311,11 +338,6 @@ public final class VduseDevice implements AutoCloseable {
         List<Runnable> todo = List.copyOf(afterAnswer);
         afterAnswer.clear();
         todo.forEach(Runnable::run);
-    }
-
-    /** Releases memory retired by IOTLB updates that no request in flight uses any more. */
-    void idle() {
-        reclaim.reclaim();
     }
 
     private void startWorkers() throws ErrnoException {
@@ -404,6 +426,8 @@ public final class VduseDevice implements AutoCloseable {
             }
             if (!stopped.settled() && !mayAbandon) {
                 unsettled.add(i);
+                LOG.log(Level.DEBUG, "{0}: queue {1} has {2} request(s) in flight after the settle time", spec.name, i,
+                        stopped.cancelled());
             }
         }
         return unsettled;
@@ -554,6 +578,56 @@ public final class VduseDevice implements AutoCloseable {
     }
 
     /**
+     * Message thread, between messages: releases memory retired by IOTLB updates that no request
+     * in flight uses any more, and makes the switches to user bounce memory a miss asked for.
+     */
+    void betweenMessages() {
+        reclaim.nudge();
+        for (int asid = 0; asid < userBounce.length; asid++) {
+            int space = asid;
+            userBounce[asid].switchIfWanted(action -> whileQueuesHeld(space, action));
+        }
+    }
+
+    /**
+     * Runs {@code action} with no queue of address space {@code asid} serving: each running one
+     * stops with its requests settled (within the settle timeout), and starts again from where it
+     * stood over the address space as the action left it. If some queue does not settle in time,
+     * the action does not run (the caller may ask again later) and every queue serves on.
+     */
+    private void whileQueuesHeld(int asid, Runnable action) {
+        List<Integer> held = new ArrayList<>();
+        for (int i = 0; i < workers.length; i++) {
+            if (workers[i].isRunning() && workers[i].runningAsid() == asid) {
+                held.add(i);
+                workers[i].requestStop(QueueStop.MEMORY_CHANGED);
+            }
+        }
+        long deadline = System.nanoTime() + spec.settleTimeout.toNanos();
+        List<Integer> stopped = new ArrayList<>();
+        boolean settled = true;
+        for (int i : held) {
+            QueueWorker.Stopped s = workers[i].stop(QueueStop.MEMORY_CHANGED, Math.max(0, deadline - System.nanoTime()),
+                    false);
+            if (s != null && s.settled()) {
+                parked[i] = s.state();
+                stopped.add(i);
+            } else {
+                settled = false;
+            }
+        }
+        if (settled) {
+            action.run();
+        } else {
+            LOG.log(Level.DEBUG, "{0}: requests in flight did not settle; the memory switch waits", spec.name);
+        }
+        for (int i : stopped) {
+            prepareQueue(i, rings[i], parked[i], false);
+        }
+        answered(); // no message is being answered: start them now
+    }
+
+    /**
      * {@code VDUSE_UPDATE_IOTLB}: takes what is mapped in {@code [start, last]} of address space
      * {@code asid} out of translation, without waiting for any queue: the next translation of
      * those addresses asks the kernel again, each running queue re-slices its rings at its next
@@ -575,8 +649,7 @@ public final class VduseDevice implements AutoCloseable {
         for (QueueWorker worker : workers) {
             worker.signal();
         }
-        // Queues with nothing in flight and no ring in use hold nothing back.
-        reclaim.reclaim();
+        reclaim.nudge();
         return true;
     }
 
@@ -621,6 +694,10 @@ public final class VduseDevice implements AutoCloseable {
             }
         }
         reclaim.releaseAll();
+        reclaim.stop();
+        for (UserBounceMemory memory : userBounce) {
+            memory.close();
+        }
         for (int asid = 0; asid < addressSpaces.length; asid++) {
             addressSpaces[asid].close();
             iotlbs[asid].releaseAll();
@@ -689,6 +766,7 @@ public final class VduseDevice implements AutoCloseable {
         private Duration settleTimeout = DEFAULT_SETTLE_TIMEOUT;
         private boolean reconnect;
         private boolean busyPoll;
+        private boolean userBounceMemory;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -825,7 +903,7 @@ public final class VduseDevice implements AutoCloseable {
 
         /**
          * How long a reset, a suspend, a disabled queue or an address-space switch waits for the
-         * requests in flight to complete; 1 second by default. After it, a reset or a disable
+         * requests in flight to complete; 5 seconds by default. After it, a reset or a disable
          * cancels them (their completions are dropped and their memory may be gone), and a
          * suspend or a switch is refused with the queues serving on. Keep it well below the
          * kernel's message timeout ({@code /sys/class/vduse/NAME/msg_timeout}, 30 s by default).
@@ -847,6 +925,26 @@ public final class VduseDevice implements AutoCloseable {
         /** Take over an existing device of this name, left by a process that stopped; off by default. */
         public Builder reconnect(boolean reconnect) {
             this.reconnect = reconnect;
+            return this;
+        }
+
+        /**
+         * Hand the kernel the device's own memory as the bounce buffer ({@code VDUSE_IOTLB_REG_UMEM});
+         * off by default. Under {@code virtio_vdpa} the kernel copies every buffer of the driver
+         * through a bounce region of 64 MiB by default (sysfs {@code bounce_size}); with this the
+         * region is anonymous memory of the device, pinned by the kernel, instead of the kernel's
+         * pages mapped one fault at a time from its {@code [vduse-domain]} file. The switch happens
+         * once the driver's first buffers are mapped (the kernel takes the memory only then), with
+         * the queues held between passes, and again after every reset; the device gives the
+         * memory back at each reset and at close.
+         *
+         * <p>The kernel counts the memory against {@code RLIMIT_MEMLOCK}: the SDK raises the
+         * process's limit when it is lower and the process may (as root); if the kernel refuses,
+         * the device says why once and goes on with the kernel's pages. No effect under
+         * {@code vhost_vdpa}, where there is no bounce region.
+         */
+        public Builder userBounceMemory(boolean userBounceMemory) {
+            this.userBounceMemory = userBounceMemory;
             return this;
         }
 

@@ -33,6 +33,20 @@ import java.util.TreeMap;
  * by {@link #resetBounceMap}; each coherent allocation is one read-write entry whose file offset
  * is its IOVA. The backing memory is one {@link DomainMemory} covering the whole space.
  *
+ * <h2>User bounce pages</h2>
+ * {@link #addUserBouncePages} is {@code vduse_domain_add_user_bounce_pages}, what
+ * {@code VDUSE_IOTLB_REG_UMEM} does to the domain: from then on every bounce copy goes to and from
+ * the device's own pages instead of the domain's, and the pages in use by a live streaming
+ * mapping at that moment are copied from the domain's pages into the device's, whole pages, the
+ * others not. {@link #removeUserBouncePages} ({@code VDUSE_IOTLB_DEREG_UMEM}, or the device file's
+ * release) copies the pages then in use back and bounces through the domain's pages again. The
+ * IOTLB entry of the bounce region stays as it was: {@code VDUSE_IOTLB_GET_FD} still names the
+ * domain's file for it. The kernel then answers a new fault on that file's bounce range with
+ * SIGBUS and leaves pages a device had mapped before as they were, no longer read or written by
+ * any bounce; so that a device still using such a mapping sees wrong data rather than plausible
+ * stale data, the model fills the domain's bounce pages with {@link #STALE_BOUNCE_BYTE} when the
+ * user pages come.
+ *
  * <p>Thread-safe: one lock serializes every operation, copies included, like the kernel's
  * domain locks.
  */
@@ -40,6 +54,12 @@ public final class IovaDomain implements AutoCloseable {
 
     /** The page size of the model, the granule of IOVA allocation: 4 KiB, as on x86-64. */
     public static final long PAGE_SIZE = 4096;
+
+    /**
+     * What the domain's own bounce pages hold while user bounce pages replace them: a device that
+     * still reads them through a mapping of the domain's file reads this.
+     */
+    public static final byte STALE_BOUNCE_BYTE = (byte) 0xdb;
 
     /** Payload of an IOTLB entry: the file behind it, where, and with which permission. */
     private record DomainFile(DomainMemory memory, long offset, Access access) {}
@@ -60,6 +80,8 @@ public final class IovaDomain implements AutoCloseable {
     private final IotlbTree<DomainFile> iotlb = new IotlbTree<>();
     private final NavigableMap<Long, Stream> streams = new TreeMap<>(Long::compareUnsigned);
     private boolean bounceMapped;
+    /** The device's pages that replace the bounce region's, or null. */
+    private MemorySegment userPages;
     private boolean closed;
 
     /**
@@ -148,7 +170,7 @@ public final class IovaDomain implements AutoCloseable {
         }
         streams.put(iova, new Stream(iova, original, direction));
         if (direction.copiesToDevice()) {
-            MemorySegment.copy(original, 0, bytes, iova, length);
+            MemorySegment.copy(original, 0, bouncePages(), iova, length);
         }
         return iova;
     }
@@ -173,7 +195,7 @@ public final class IovaDomain implements AutoCloseable {
                     .formatted(iova, stream.direction(), direction));
         }
         if (direction.copiesFromDevice()) {
-            MemorySegment.copy(bytes, iova, stream.original(), 0, size);
+            MemorySegment.copy(bouncePages(), iova, stream.original(), 0, size);
         }
         streams.remove(iova);
         streamIovas.free(iova);
@@ -191,7 +213,7 @@ public final class IovaDomain implements AutoCloseable {
         checkOpen();
         Stream stream = streamHolding(iova, size);
         if (stream != null && direction.copiesToDevice()) {
-            MemorySegment.copy(stream.original(), iova - stream.iova(), bytes, iova, size);
+            MemorySegment.copy(stream.original(), iova - stream.iova(), bouncePages(), iova, size);
         }
     }
 
@@ -207,7 +229,7 @@ public final class IovaDomain implements AutoCloseable {
         checkOpen();
         Stream stream = streamHolding(iova, size);
         if (stream != null && direction.copiesFromDevice()) {
-            MemorySegment.copy(bytes, iova, stream.original(), iova - stream.iova(), size);
+            MemorySegment.copy(bouncePages(), iova, stream.original(), iova - stream.iova(), size);
         }
     }
 
@@ -279,6 +301,61 @@ public final class IovaDomain implements AutoCloseable {
     }
 
     /**
+     * Whether the bounce region is in the IOTLB: from the first {@link #mapPage} to the next
+     * {@link #resetBounceMap}. The kernel takes user bounce pages only then.
+     */
+    public synchronized boolean bounceMapped() {
+        checkOpen();
+        return bounceMapped;
+    }
+
+    /**
+     * Replaces the bounce region's pages with {@code pages}, the device's memory of exactly
+     * {@link #bounceSize()} bytes ({@code vduse_domain_add_user_bounce_pages}): every page a live
+     * streaming mapping uses is copied into it first, whole; from then on every bounce copy goes
+     * there; the domain's own bounce pages are filled with {@link #STALE_BOUNCE_BYTE}.
+     *
+     * @throws IllegalArgumentException if {@code pages} is not of the bounce size or is read-only
+     *     (the kernel's {@code EINVAL}, and the write pin it needs)
+     * @throws IllegalStateException if user pages are in place already (the kernel's {@code EEXIST})
+     */
+    public synchronized void addUserBouncePages(MemorySegment pages) {
+        Objects.requireNonNull(pages, "pages");
+        checkOpen();
+        if (pages.byteSize() != bounceSize || pages.isReadOnly()) {
+            throw new IllegalArgumentException("user bounce pages of %d bytes%s, %d writable bytes needed"
+                    .formatted(pages.byteSize(), pages.isReadOnly() ? " (read-only)" : "", bounceSize));
+        }
+        if (userPages != null) {
+            throw new IllegalStateException("user bounce pages are in place already");
+        }
+        copyPagesInUse(bytes, pages);
+        bytes.asSlice(0, bounceSize).fill(STALE_BOUNCE_BYTE);
+        userPages = pages;
+    }
+
+    /**
+     * Goes back to the domain's own bounce pages ({@code vduse_domain_remove_user_bounce_pages}):
+     * the pages live streaming mappings use are copied from the user pages first, whole.
+     *
+     * @return whether there were user pages to remove
+     */
+    public synchronized boolean removeUserBouncePages() {
+        checkOpen();
+        if (userPages == null) {
+            return false;
+        }
+        copyPagesInUse(userPages, bytes);
+        userPages = null;
+        return true;
+    }
+
+    /** Whether user bounce pages replace the domain's ({@link #addUserBouncePages}). */
+    public synchronized boolean hasUserBouncePages() {
+        return userPages != null;
+    }
+
+    /**
      * The first IOTLB entry overlapping {@code [start, last]}: what {@code VDUSE_IOTLB_GET_FD}
      * answers for a {@code struct vduse_iotlb_entry} holding that range.
      *
@@ -312,6 +389,24 @@ public final class IovaDomain implements AutoCloseable {
         if (!closed) {
             closed = true;
             memory.close();
+        }
+    }
+
+    /** Where bounce copies go: the user pages if there are any, else the domain's. */
+    private MemorySegment bouncePages() {
+        return userPages != null ? userPages : bytes;
+    }
+
+    /** Copies every page of the bounce region a live streaming mapping uses from {@code from} to {@code to}. */
+    private void copyPagesInUse(MemorySegment from, MemorySegment to) {
+        long copiedUpTo = 0; // streams are sorted and disjoint; a page is copied once
+        for (Stream s : streams.values()) {
+            long first = Math.max(s.iova(), copiedUpTo);
+            long end = s.iova() + pageAlign(s.size());
+            if (first < end) {
+                MemorySegment.copy(from, first, to, first, end - first);
+                copiedUpTo = end;
+            }
         }
     }
 

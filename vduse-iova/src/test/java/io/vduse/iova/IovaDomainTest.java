@@ -233,6 +233,72 @@ class IovaDomainTest {
     }
 
     @Test
+    void userBouncePagesTakeOverThePagesInUseAndEveryLaterCopy() {
+        MemorySegment written = buffer(6000, 7);
+        long toDevice = domain.mapPage(written, DmaDirection.TO_DEVICE); // in use: two pages
+        MemorySegment readBack = arena.allocate(3000);
+        long fromDevice = domain.mapPage(readBack, DmaDirection.FROM_DEVICE);
+        long done = domain.mapPage(buffer(100, 8), DmaDirection.TO_DEVICE);
+        domain.unmapPage(done, 100, DmaDirection.TO_DEVICE); // its page is no longer in use
+        bounce(fromDevice, 3000).fill((byte) 0x11); // the device answered before the switch
+        MemorySegment user = arena.allocate(BOUNCE, PAGE_SIZE);
+
+        domain.addUserBouncePages(user);
+
+        assertThat(domain.hasUserBouncePages()).isTrue();
+        assertThat(bytes(user.asSlice(toDevice, 6000))).isEqualTo(bytes(written));
+        assertThat(bytes(user.asSlice(fromDevice, 3000))).containsOnly((byte) 0x11);
+        assertThat(bytes(user.asSlice(done, PAGE_SIZE))).as("a page not in use is not copied").containsOnly((byte) 0);
+        assertThat(bytes(bounce(0, BOUNCE))).as("the domain's own pages are stale")
+                .containsOnly(IovaDomain.STALE_BOUNCE_BYTE);
+        // Every copy now goes through the user pages; the IOTLB entry stays the domain's file.
+        user.asSlice(fromDevice, 3000).fill((byte) 0x22);
+        domain.unmapPage(fromDevice, 3000, DmaDirection.FROM_DEVICE);
+        assertThat(bytes(readBack)).containsOnly((byte) 0x22);
+        MemorySegment later = buffer(500, 9);
+        long laterIova = domain.mapPage(later, DmaDirection.TO_DEVICE);
+        assertThat(bytes(user.asSlice(laterIova, 500))).isEqualTo(bytes(later));
+        assertThat(domain.findMapping(0, 0).orElseThrow().memory()).isSameAs(domain.memory());
+    }
+
+    @Test
+    void removingUserBouncePagesCopiesThePagesInUseBack() {
+        MemorySegment user = arena.allocate(BOUNCE, PAGE_SIZE);
+        MemorySegment readBack = arena.allocate(5000);
+        domain.mapPage(buffer(10, 1), DmaDirection.TO_DEVICE);
+        domain.addUserBouncePages(user);
+        long iova = domain.mapPage(readBack, DmaDirection.FROM_DEVICE);
+        user.asSlice(iova, 5000).fill((byte) 0x33); // the device writes its own memory
+
+        assertThat(domain.removeUserBouncePages()).isTrue();
+
+        assertThat(domain.hasUserBouncePages()).isFalse();
+        assertThat(bytes(bounce(iova, 5000))).containsOnly((byte) 0x33);
+        domain.unmapPage(iova, 5000, DmaDirection.FROM_DEVICE);
+        assertThat(bytes(readBack)).containsOnly((byte) 0x33);
+        assertThat(domain.removeUserBouncePages()).as("nothing left to remove").isFalse();
+    }
+
+    @Test
+    void userBouncePagesMustCoverTheBounceRegionOnceAndOutliveAReset() {
+        assertThatThrownBy(() -> domain.addUserBouncePages(arena.allocate(BOUNCE - PAGE_SIZE)))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> domain.addUserBouncePages(arena.allocate(BOUNCE).asReadOnly()))
+                .isInstanceOf(IllegalArgumentException.class);
+        MemorySegment user = arena.allocate(BOUNCE, PAGE_SIZE);
+        assertThat(domain.bounceMapped()).isFalse();
+        domain.mapPage(buffer(10, 2), DmaDirection.TO_DEVICE);
+        assertThat(domain.bounceMapped()).isTrue();
+        domain.addUserBouncePages(user);
+        assertThatThrownBy(() -> domain.addUserBouncePages(arena.allocate(BOUNCE)))
+                .isInstanceOf(IllegalStateException.class);
+        // A reset drops the bounce entry, not the user pages (vduse_dev_reset leaves dev->umem).
+        assertThat(domain.resetBounceMap()).isTrue();
+        assertThat(domain.bounceMapped()).isFalse();
+        assertThat(domain.hasUserBouncePages()).isTrue();
+    }
+
+    @Test
     void aClosedDomainRefusesWork() {
         domain.close();
         assertThatThrownBy(() -> domain.allocCoherent(1)).isInstanceOf(IllegalStateException.class);

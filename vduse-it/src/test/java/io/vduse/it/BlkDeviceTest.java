@@ -103,6 +103,18 @@ class BlkDeviceTest {
     }
 
     @Test
+    void withUserBounceMemoryThePatternAndFiosVerifyReadBackAcrossAReattach() {
+        expect("umem_dd_write_rc", "0");
+        expect("umem_dd_read_rc", "0");
+        expect("umem_pattern_readback", "equal");
+        expect("umem_vmpin", Long.toString(64 * 1024)); // kB: the 64 MiB bounce region, pinned
+        expect("umem_fio_verify_rc", "0");
+        expect("umem_reattached", "0");
+        expect("umem_reattach_readback", "equal");
+        expect("umem_switches", "2"); // once per driver: the reset gave the memory back
+    }
+
+    @Test
     void stoppingWhileAttachedSaysHowToDetach() {
         expect("attached_stop_hint", "true");
         assertThat(run.result.lines()).contains("BLK_CHECKS_DONE");

@@ -4,7 +4,8 @@
 # whole device reads back equal and equals the backing file; DISCARD punches holes and
 # WRITE_ZEROES reads back zeros; a resize of the backing file reaches /sys/block/vda/size; an
 # ext4 file system survives e2fsck and a remount with every checksum; a second device with two
-# queues shows them in /sys/block/vda/mq, and a read-only one refuses writes.
+# queues shows them in /sys/block/vda/mq, and a read-only one refuses writes; with
+# --user-bounce-memory a pattern and fio's verify read back, before and after a reattach.
 set -u
 source "$(dirname "$0")/blk-common.sh"
 cd /tmp
@@ -91,9 +92,26 @@ detach blk1
 stop_dev blk1
 check ro_stop_rc "$STOP_RC"
 
-# ---- stopping while attached: the device stays, the hint is printed ----------------------
-start_dev blk2 --size 8M || exit 1
+# ---- user bounce memory, two queues; then stopping while attached ------------------------
+# The kernel bounces through vduse-blk's own memory from the attach's first reads on; a pattern
+# and fio's verify must read back; a reattach (a reset) gives the memory back and takes it again.
+start_dev blk2 --size 8M --num-queues 2 --user-bounce-memory || exit 1
 attach blk2 || exit 1
+head -c $((8 << 20)) /dev/urandom >/tmp/pattern2
+dd if=/tmp/pattern2 of=/dev/vda bs=64k oflag=direct status=none; check umem_dd_write_rc $?
+dd if=/dev/vda of=/tmp/readback2 bs=64k iflag=direct status=none; check umem_dd_read_rc $?
+cmp -s /tmp/pattern2 /tmp/readback2 && check umem_pattern_readback equal || check umem_pattern_readback differ
+check umem_vmpin "$(awk '/^VmPin/ {print $2}' /proc/$DEV_PID/status)"
+fio --name=umem --filename=/dev/vda --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio --direct=1 \
+    --size=4M --verify=crc32c --do_verify=1 --numjobs=1 >"$LOGS/umem-fio.log" 2>&1; check umem_fio_verify_rc $?
+tail -5 "$LOGS/umem-fio.log"
+dd if=/dev/vda of=/tmp/readback2 bs=64k iflag=direct status=none
+vdpa dev del blk2; attach blk2; check umem_reattached $?
+dd if=/dev/vda of=/tmp/readback3 bs=64k iflag=direct status=none
+cmp -s /tmp/readback2 /tmp/readback3 && check umem_reattach_readback equal || check umem_reattach_readback differ
+sleep 0.5
+check umem_switches "$(grep -c "own memory now" "$LOGS/blk2.log")"
+rm -f /tmp/pattern2 /tmp/readback2 /tmp/readback3
 stop_dev blk2
 grep -q 'vdpa dev del blk2' "$LOGS/blk2.log" && check attached_stop_hint true || check attached_stop_hint false
 check attached_stop_rc "$STOP_RC"

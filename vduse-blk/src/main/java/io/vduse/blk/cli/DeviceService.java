@@ -73,10 +73,11 @@ final class DeviceService {
         Thread hook = Thread.ofPlatform().name("vduse-blk-shutdown").unstarted(() -> shutDown(device, backend));
         Runtime.getRuntime().addShutdownHook(hook);
         boolean usr1 = Signals.on("USR1", () -> printStats(device));
-        out.printf("vduse-blk: device %s serves %s: %d bytes, %d queue(s) of %d, %d-byte blocks%s%s%n",
+        out.printf("vduse-blk: device %s serves %s: %d bytes, %d queue(s) of %d, %d-byte blocks%s%s%s%n",
                 options.name(), backend.describe(), device.capacityBytes(), options.numQueues(), options.queueSize(),
                 options.logicalBlockSize(), options.readOnly() ? ", read-only" : "",
-                options.reconnect() ? ", reconnected" : "");
+                options.reconnect() ? ", reconnected" : "",
+                options.userBounceMemory() ? ", user bounce memory" : "");
         out.printf("Attach it:   vdpa dev add name %s mgmtdev vduse%n", options.name());
         out.printf("Detach it:   vdpa dev del %s   (before stopping this process, or the device stays in the kernel)%n",
                 options.name());

@@ -71,6 +71,11 @@ final class SimulationService {
             SimulatedWorkload workload = new SimulatedWorkload(driver, options.numQueues(),
                     options.logicalBlockSize(), device.capacityBytes(), fresh, seed, out);
             boolean ok = workload.run(requests);
+            if (options.userBounceMemory()) {
+                out.println(device.vduseDevice().userBounceMemoryInUse()
+                        ? "simulate: the bounce buffer is the device's own memory (VDUSE_IOTLB_REG_UMEM)"
+                        : "simulate: the bounce buffer stayed the kernel's: the registration was refused (see the log)");
+            }
             for (String line : StatsFormatter.lines(device)) {
                 out.println(line);
             }

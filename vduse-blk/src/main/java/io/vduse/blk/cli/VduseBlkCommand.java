@@ -106,6 +106,13 @@ final class VduseBlkCommand implements Callable<Integer> {
             description = "Spin on the rings instead of waiting for kicks: lower latency, one busy core per queue.")
     boolean busyPoll;
 
+    @Option(names = "--user-bounce-memory",
+            description = "Hand the kernel this process's own memory as the bounce buffer of the virtio_vdpa driver's "
+                    + "buffers (VDUSE_IOTLB_REG_UMEM, 64 MiB by default, pinned: RLIMIT_MEMLOCK is raised when "
+                    + "allowed), instead of mapping the kernel's bounce pages. Falls back to those, saying why, "
+                    + "if the kernel refuses. No effect under vhost_vdpa.")
+    boolean userBounceMemory;
+
     @Option(names = "--stats-interval", paramLabel = "SECONDS", defaultValue = "0",
             description = "Print the per-queue counters every SECONDS (0, the default: only on SIGUSR1 and at exit).")
     int statsInterval;
@@ -174,7 +181,7 @@ final class VduseBlkCommand implements Callable<Integer> {
         }
         boolean readOnly = access != null && access.readOnly;
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
-                busyPoll, packedRing, api);
+                busyPoll, packedRing, api, userBounceMemory);
     }
 
     private void check(String option, java.util.function.Supplier<BlkOptions> build) {

@@ -32,7 +32,8 @@ class CommandLineTest {
         assertThat(help.code()).isZero();
         for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
                 "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
-                "--stats-interval", "--simulate", "--vduse-api", "vdpa dev add name NAME mgmtdev vduse")) {
+                "--stats-interval", "--simulate", "--vduse-api", "--user-bounce-memory",
+                "vdpa dev add name NAME mgmtdev vduse")) {
             assertThat(help.out()).contains(option);
         }
     }
@@ -109,6 +110,17 @@ class CommandLineTest {
             assertThat(run.code()).as(run.out() + run.err()).isZero();
             assertThat(run.out()).contains("VDUSE API " + api).contains("every byte equal");
         }
+    }
+
+    @Test
+    void simulateWithUserBounceMemoryVerifiesEveryByte() {
+        // 64 MiB pinned: the simulated kernel holds that to this process's RLIMIT_MEMLOCK, which
+        // the SDK raises where it may; where it may not, the refusal is said and the run goes on.
+        Run run = run("--simulate", "--num-queues", "2", "--size", "4M", "--simulate-requests", "2000",
+                "--user-bounce-memory");
+        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("every byte equal").containsPattern("simulate: the bounce buffer (is the "
+                + "device's own memory|stayed the kernel's)");
     }
 
     @Test

@@ -32,8 +32,11 @@ public final class MessageLoop {
          */
         default void answered() {}
 
-        /** Called when no message came for a poll interval: the place for deferred clean-up. */
-        default void idle() {}
+        /**
+         * Work the device does on the message thread outside any message: called after each
+         * answer and whenever no message came for a while (every 50 ms at the least).
+         */
+        default void betweenMessages() {}
 
         /**
          * Called once, on the loop's thread, when the kernel marked the device broken: no message
@@ -100,8 +103,12 @@ public final class MessageLoop {
     private void run() {
         while (running) {
             try {
+                handler.betweenMessages();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, name + ": work between messages failed: " + e, e);
+            }
+            try {
                 if (!file.awaitReadable(POLL_MILLIS)) {
-                    idle();
                     continue;
                 }
                 file.read(request, VduseDevRequest.SIZE);
@@ -132,14 +139,6 @@ public final class MessageLoop {
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.ERROR, "%s: after answering %s: %s".formatted(name, message, e), e);
             }
-        }
-    }
-
-    private void idle() {
-        try {
-            handler.idle();
-        } catch (RuntimeException | Error e) {
-            LOG.log(Level.ERROR, "%s: idle clean-up failed: %s".formatted(name, e), e);
         }
     }
 

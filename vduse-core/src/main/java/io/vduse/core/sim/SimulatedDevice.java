@@ -10,6 +10,7 @@ import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.internal.linux.Syscalls;
+import io.vduse.iova.IovaDomain;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -64,7 +65,29 @@ final class SimulatedDevice {
     private volatile Interrupts interrupts = NO_DRIVER;
     private volatile IotlbLookup iotlb;
 
+    /**
+     * {@code dev->as[asid].umem}: the device memory {@code VDUSE_IOTLB_REG_UMEM} pinned as the
+     * bounce pages of an address space, until {@code DEREG_UMEM} or the release of the device
+     * file. A reset leaves it; so does {@code vdpa dev del}.
+     *
+     * @param uaddr where the memory is in the device's process
+     * @param pages that memory
+     */
+    private record Umem(long uaddr, MemorySegment pages) {}
+
+    private final Umem[] umem;
+    private final PinnedMemory pins;
+    /** Linux 6.12 keeps a device's IOVA domain from one {@code vdpa dev add} to the next; 7.3 makes a new one. */
+    private final boolean domainOutlivesDetach;
+    /** The IOVA domain of address space 0 while attached (the others mirror it); null otherwise. */
+    private IovaDomain domain;
+
     SimulatedDevice(VduseDevConfig config, long apiVersion, long vduseFeatures, Duration messageTimeout) {
+        this(config, apiVersion, vduseFeatures, messageTimeout, new PinnedMemory(), true);
+    }
+
+    SimulatedDevice(VduseDevConfig config, long apiVersion, long vduseFeatures, Duration messageTimeout,
+            PinnedMemory pins, boolean domainOutlivesDetach) {
         this.name = config.name();
         this.config = config;
         this.apiVersion = apiVersion;
@@ -79,6 +102,9 @@ final class SimulatedDevice {
         for (int i = 0; i < queues.length; i++) {
             queues[i] = new SimulatedQueue(i);
         }
+        this.umem = new Umem[addressSpaceCount];
+        this.pins = pins;
+        this.domainOutlivesDetach = domainOutlivesDetach;
     }
 
     // ---- the device file's side ---------------------------------------------------------------
@@ -93,6 +119,13 @@ final class SimulatedDevice {
     void closed() {
         synchronized (this) {
             open = false;
+            // vduse_dev_release: the kernel deregisters every address space's user bounce memory,
+            // copying what is in use back into its own pages, whatever the device did.
+            for (int asid = 0; asid < umem.length; asid++) {
+                if (umem[asid] != null) {
+                    dropUmem(asid);
+                }
+            }
         }
         // What the device read but did not answer is read again by the next process.
         messages.requeueReceived();
@@ -163,6 +196,75 @@ final class SimulatedDevice {
         return iotlb;
     }
 
+    /**
+     * The bounce region of address space {@code asid}, {@code [0, bounceSize - 1]}, if it is in
+     * the IOTLB now (from the driver's first streaming DMA mapping to the next reset): what
+     * {@code VDUSE_IOTLB_GET_INFO} marks {@code VDUSE_IOVA_CAP_UMEM}. The address spaces above 0
+     * mirror 0's domain and have no bounce region of their own here.
+     *
+     * @return the bounce size, or 0 if there is no bounce region
+     */
+    synchronized long bounceRegion(int asid) {
+        return asid == 0 && domain != null && domain.bounceMapped() ? domain.bounceSize() : 0;
+    }
+
+    /**
+     * {@code VDUSE_IOTLB_REG_UMEM} ({@code vduse_dev_reg_umem}), its argument checked already:
+     * {@code EINVAL} without a bounce region (before {@code vdpa dev add}, or before the driver's
+     * first streaming mapping, or after a reset until the next), for a size other than the
+     * bounce size, an IOVA other than 0 or an address off a page; {@code EEXIST} when memory is
+     * registered already; {@code ENOMEM} past {@code RLIMIT_MEMLOCK}. The pages the driver has
+     * mapped at that moment are copied into the memory, which from then on holds the bounce
+     * region. (The kernel pins the pages and answers {@code EFAULT} for memory it cannot pin
+     * writable; this model takes the address as given.)
+     */
+    @SuppressWarnings("restricted") // the device's memory, at the address it gave, as the kernel pins it
+    synchronized void registerUmem(int asid, long uaddr, long iova, long size) throws ErrnoException {
+        String op = "VDUSE_IOTLB_REG_UMEM";
+        long bounce = bounceRegion(asid);
+        if (bounce == 0 || size != bounce || iova != 0 || (uaddr & (Syscalls.pageSize() - 1)) != 0) {
+            throw new ErrnoException("%s: uaddr 0x%x iova 0x%x size %d, bounce region %s".formatted(op, uaddr, iova,
+                    size, bounce == 0 ? "absent" : bounce + " bytes"), Errno.EINVAL);
+        }
+        if (umem[asid] != null) {
+            throw new ErrnoException(op + ": memory is registered already", Errno.EEXIST);
+        }
+        pins.pin(size, op);
+        MemorySegment pages = MemorySegment.ofAddress(uaddr).reinterpret(size);
+        domain.addUserBouncePages(pages);
+        umem[asid] = new Umem(uaddr, pages);
+    }
+
+    /**
+     * {@code VDUSE_IOTLB_DEREG_UMEM} ({@code vduse_dev_dereg_umem}): {@code ENOENT} when nothing is
+     * registered, {@code EINVAL} for an IOVA or size other than the registration's; the pages the
+     * driver has mapped are copied back into the kernel's own.
+     */
+    synchronized void deregisterUmem(int asid, long iova, long size) throws ErrnoException {
+        Umem u = umem[asid];
+        if (u == null) {
+            throw new ErrnoException("VDUSE_IOTLB_DEREG_UMEM: nothing registered", Errno.ENOENT);
+        }
+        if (iova != 0 || size != u.pages().byteSize()) {
+            throw new ErrnoException("VDUSE_IOTLB_DEREG_UMEM: iova 0x%x size %d, registered 0 and %d".formatted(iova,
+                    size, u.pages().byteSize()), Errno.EINVAL);
+        }
+        dropUmem(asid);
+    }
+
+    /** Whether address space {@code asid} has user bounce memory registered. */
+    synchronized boolean umemRegistered(int asid) {
+        return umem[asid] != null;
+    }
+
+    private void dropUmem(int asid) {
+        if (asid == 0 && domain != null) {
+            domain.removeUserBouncePages();
+        }
+        pins.unpin(umem[asid].pages().byteSize());
+        umem[asid] = null;
+    }
+
     /** The address space virtqueue group {@code group} translates through. */
     synchronized int groupAsid(int group) {
         return groupAsid[group];
@@ -170,14 +272,24 @@ final class SimulatedDevice {
 
     // ---- the driver's side (vdpa_config_ops) ----------------------------------------------------
 
-    /** {@code vdpa dev add}: the device is now in use; it cannot be destroyed until detached. */
-    synchronized void attach(Interrupts driver, IotlbLookup lookup) throws ErrnoException {
+    /**
+     * {@code vdpa dev add}: the device is now in use; it cannot be destroyed until detached.
+     * {@code bounceDomain} is the IOVA domain of address space 0. User bounce memory registered
+     * before, and not deregistered since, holds that domain's bounce region again on Linux 6.12,
+     * which keeps one domain for the device's life; Linux 7.3 makes the device a new domain at
+     * every add and leaves the registration pinned but unused (REG_UMEM then answers EEXIST).
+     */
+    synchronized void attach(Interrupts driver, IotlbLookup lookup, IovaDomain bounceDomain) throws ErrnoException {
         if (attached) {
             throw new ErrnoException("vdpa dev add " + name, Errno.EEXIST);
         }
         attached = true;
         interrupts = driver;
         iotlb = lookup;
+        domain = bounceDomain;
+        if (domainOutlivesDetach && umem[0] != null && umem[0].pages().byteSize() == bounceDomain.bounceSize()) {
+            bounceDomain.addUserBouncePages(umem[0].pages());
+        }
     }
 
     /** {@code vdpa dev del}. */
@@ -185,6 +297,7 @@ final class SimulatedDevice {
         attached = false;
         interrupts = NO_DRIVER;
         iotlb = null;
+        domain = null;
     }
 
     synchronized boolean isAttached() {

@@ -8,6 +8,7 @@ import io.vduse.api.VduseIoctls;
 import io.vduse.api.VduseIotlbEntry;
 import io.vduse.api.VduseIotlbEntryV2;
 import io.vduse.api.VduseIovaInfo;
+import io.vduse.api.VduseIovaUmem;
 import io.vduse.api.VduseVqConfig;
 import io.vduse.api.VduseVqEventfd;
 import io.vduse.api.VduseVqInfo;
@@ -84,6 +85,16 @@ final class SimulatedDeviceFile implements VduseFile {
         if (number == VduseIoctls.IOTLB_GET_INFO.request()) {
             return iovaInfo(argument);
         }
+        if (number == VduseIoctls.IOTLB_REG_UMEM.request()) {
+            VduseIovaUmem umem = umemArgument(argument, "VDUSE_IOTLB_REG_UMEM");
+            device.registerUmem(umem.asid(), umem.uaddr(), umem.iova(), umem.size());
+            return 0;
+        }
+        if (number == VduseIoctls.IOTLB_DEREG_UMEM.request()) {
+            VduseIovaUmem umem = umemArgument(argument, "VDUSE_IOTLB_DEREG_UMEM");
+            device.deregisterUmem(umem.asid(), umem.iova(), umem.size());
+            return 0;
+        }
         // Linux answers an ioctl it does not know on a VDUSE device with EINVAL, not ENOTTY.
         throw new ErrnoException(request.name() + " on the simulated kernel", Errno.EINVAL);
     }
@@ -153,18 +164,52 @@ final class SimulatedDeviceFile implements VduseFile {
         return Syscalls.dup(entry.fd());
     }
 
+    /**
+     * {@code VDUSE_IOTLB_GET_INFO}: the first entry overlapping the range, marked
+     * {@code VDUSE_IOVA_CAP_UMEM} if it is the whole bounce region while that is in the IOTLB.
+     */
     private int iovaInfo(MemorySegment argument) throws ErrnoException {
         VduseIovaInfo query = VduseIovaInfo.readFrom(argument);
-        if (Long.compareUnsigned(query.start(), query.last()) > 0) {
-            throw new ErrnoException("VDUSE_IOTLB_GET_INFO with start above last", Errno.EINVAL);
+        if (Long.compareUnsigned(query.start(), query.last()) > 0 || !zero(argument, VduseIovaInfo.ASID + 4, 20)) {
+            throw new ErrnoException("VDUSE_IOTLB_GET_INFO with start above last or reserved words set", Errno.EINVAL);
         }
+        checkAsid(query.asid(), "VDUSE_IOTLB_GET_INFO");
         IotlbLookup iotlb = device.iotlb();
-        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(0, query.start(), query.last());
+        IotlbLookup.Entry entry = iotlb == null ? null : iotlb.firstOverlapping(query.asid(), query.start(), query.last());
         if (entry == null) {
             throw new ErrnoException("VDUSE_IOTLB_GET_INFO: nothing mapped", Errno.EINVAL);
         }
-        new VduseIovaInfo(entry.start(), entry.last(), 0, 0).writeTo(argument);
+        long bounce = device.bounceRegion(query.asid());
+        long capability = bounce != 0 && entry.start() == 0 && entry.last() == bounce - 1 ? Vduse.IOVA_CAP_UMEM : 0;
+        new VduseIovaInfo(entry.start(), entry.last(), capability, query.asid()).writeTo(argument);
         return 0;
+    }
+
+    /**
+     * The argument of {@code REG_UMEM} and {@code DEREG_UMEM}, checked as the ioctl does before
+     * anything else: reserved words zero, and an address space the device has (below API v1 the
+     * {@code asid} word is reserved and must be zero too).
+     */
+    private VduseIovaUmem umemArgument(MemorySegment argument, String op) throws ErrnoException {
+        VduseIovaUmem umem = VduseIovaUmem.readFrom(argument);
+        if (!zero(argument, VduseIovaUmem.ASID + 4, 20)) {
+            throw new ErrnoException(op + " with reserved words set", Errno.EINVAL);
+        }
+        checkAsid(umem.asid(), op);
+        return umem;
+    }
+
+    /** EINVAL for an address space the device does not have, or any but 0 below API v1. */
+    private void checkAsid(int asid, String op) throws ErrnoException {
+        if ((device.apiVersion < Vduse.API_VERSION_1 && asid != 0)
+                || Integer.compareUnsigned(asid, device.addressSpaceCount) >= 0) {
+            throw new ErrnoException("%s: address space %s of %d".formatted(op, Integer.toUnsignedString(asid),
+                    device.addressSpaceCount), Errno.EINVAL);
+        }
+    }
+
+    private static boolean zero(MemorySegment argument, long offset, long length) {
+        return argument.asSlice(offset, length).elements(Layouts.U8).allMatch(b -> b.get(Layouts.U8, 0) == 0);
     }
 
     @Override

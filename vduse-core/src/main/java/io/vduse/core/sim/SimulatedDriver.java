@@ -156,7 +156,7 @@ public final class SimulatedDriver implements AutoCloseable {
             throw new ErrnoException("vdpa dev add " + name, Errno.ENODEV);
         }
         SimulatedDriver driver = new SimulatedDriver(device, options);
-        device.attach(driver.interrupts(), driver::lookup);
+        device.attach(driver.interrupts(), driver::lookup, driver.domain);
         driver.interruptThread.start();
         try {
             driver.bringUpToFeaturesOk();

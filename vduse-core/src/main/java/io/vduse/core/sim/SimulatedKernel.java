@@ -60,6 +60,7 @@ public final class SimulatedKernel implements VduseKernel {
     private final Release release;
     private final Duration messageTimeout;
     private final Map<String, SimulatedDevice> devices = new ConcurrentHashMap<>();
+    private final PinnedMemory pins = new PinnedMemory();
 
     /** A kernel answering as Linux 6.12 does, with a 30 s message time-out. */
     public SimulatedKernel() {
@@ -85,6 +86,30 @@ public final class SimulatedKernel implements VduseKernel {
     /** The release this kernel answers as. */
     public Release release() {
         return release;
+    }
+
+    /**
+     * Holds {@code VDUSE_IOTLB_REG_UMEM} to {@code bytes} of pinned memory in all, as if that were
+     * the process's {@code RLIMIT_MEMLOCK}; by default the limit is the process's own soft limit,
+     * read at each registration, as the kernel reads it.
+     */
+    public SimulatedKernel memlockLimit(long bytes) {
+        pins.limit(java.util.OptionalLong.of(bytes));
+        return this;
+    }
+
+    /** Bytes of device memory the simulated kernel holds pinned for {@code VDUSE_IOTLB_REG_UMEM} now. */
+    public long pinnedBytes() {
+        return pins.pinned();
+    }
+
+    /**
+     * Whether device {@code name} has user bounce memory registered for address space
+     * {@code asid} ({@code VDUSE_IOTLB_REG_UMEM}), for tests.
+     */
+    public boolean userBounceMemoryRegistered(String name, int asid) {
+        SimulatedDevice device = devices.get(name);
+        return device != null && device.umemRegistered(asid);
     }
 
     @Override
@@ -118,7 +143,8 @@ public final class SimulatedKernel implements VduseKernel {
         if (violation.isPresent()) {
             throw new ErrnoException("VDUSE_CREATE_DEV " + config.name() + ": " + violation.get(), Errno.EINVAL);
         }
-        SimulatedDevice device = new SimulatedDevice(config, fileApiVersion, vduseFeatures, messageTimeout);
+        SimulatedDevice device = new SimulatedDevice(config, fileApiVersion, vduseFeatures, messageTimeout, pins,
+                release == Release.LINUX_6_12);
         if (devices.putIfAbsent(config.name(), device) != null) {
             throw new ErrnoException("VDUSE_CREATE_DEV " + config.name(), Errno.EEXIST);
         }

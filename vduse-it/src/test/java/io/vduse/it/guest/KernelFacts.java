@@ -208,6 +208,9 @@ public final class KernelFacts {
         refusedRaw(ctl, "create.v0_with_ngroups_nas", v1Fields, PREFIX + "c17");
 
         LinuxCalls.close(ctl);
+
+        // (d) user bounce memory, on a device attached to virtio_vdpa with a read held in flight.
+        UmemFacts.ask(this::fact);
     }
 
     /** A new control fd: its API version and features are its own. */

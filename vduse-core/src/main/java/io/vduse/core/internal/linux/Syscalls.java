@@ -48,6 +48,18 @@ public final class Syscalls {
     public static final int PROT_WRITE = 2;
     /** {@code MAP_SHARED}. */
     public static final int MAP_SHARED = 1;
+    /** {@code MAP_PRIVATE}. */
+    public static final int MAP_PRIVATE = 2;
+    /** {@code MAP_ANONYMOUS}: memory with no file behind it. */
+    public static final int MAP_ANONYMOUS = 0x20;
+    /** {@code MADV_DONTFORK}: a child made by {@code fork} does not get the range. */
+    public static final int MADV_DONTFORK = 10;
+    /** {@code MADV_HUGEPAGE}: back the range with transparent huge pages where possible. */
+    public static final int MADV_HUGEPAGE = 14;
+    /** {@code RLIMIT_MEMLOCK}: bytes a process may lock or pin in memory. */
+    public static final int RLIMIT_MEMLOCK = 8;
+    /** {@code RLIM_INFINITY}: no limit. */
+    public static final long RLIM_INFINITY = -1L;
 
     /** {@code EFD_SEMAPHORE}. */
     public static final int EFD_SEMAPHORE = 1;
@@ -123,6 +135,12 @@ public final class Syscalls {
     private static final MethodHandle FSTAT_SIZE_LSEEK = Native.function("lseek",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle DUP = Native.function("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle MADVISE = Native.function("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle GETRLIMIT = Native.function("getrlimit",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle SETRLIMIT = Native.function("setrlimit",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle SYSCONF = Native.function("sysconf",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
 
@@ -433,6 +451,73 @@ public final class Syscalls {
                     Native.errno(capture));
         }
         return address;
+    }
+
+    /**
+     * {@code mmap(2)} of {@code length} bytes of private anonymous memory, readable and writable,
+     * zero-filled and page aligned.
+     *
+     * @return the address, a zero-length segment (see {@link #mmap})
+     */
+    public static MemorySegment mmapAnonymous(long length) throws ErrnoException {
+        return mmap(length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
+
+    /** {@code madvise(2)}. */
+    public static void madvise(MemorySegment address, long length, int advice) throws ErrnoException {
+        MemorySegment capture = Native.capture();
+        int result;
+        try {
+            result = (int) MADVISE.invokeExact(capture, address, length, advice);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (result < 0) {
+            throw new ErrnoException("madvise 0x%x length %d advice %d".formatted(address.address(), length, advice),
+                    Native.errno(capture));
+        }
+    }
+
+    /**
+     * {@code getrlimit(2)}.
+     *
+     * @return the soft and the hard limit, {@link #RLIM_INFINITY} for none
+     */
+    public static long[] getrlimit(int resource) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment limits = arena.allocate(JAVA_LONG, 2);
+            MemorySegment capture = Native.capture();
+            int result;
+            try {
+                result = (int) GETRLIMIT.invokeExact(capture, resource, limits);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (result < 0) {
+                throw new ErrnoException("getrlimit " + resource, Native.errno(capture));
+            }
+            return new long[] {limits.getAtIndex(JAVA_LONG, 0), limits.getAtIndex(JAVA_LONG, 1)};
+        }
+    }
+
+    /** {@code setrlimit(2)}: raising the hard limit needs {@code CAP_SYS_RESOURCE} ({@code EPERM}). */
+    public static void setrlimit(int resource, long soft, long hard) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment limits = arena.allocate(JAVA_LONG, 2);
+            limits.setAtIndex(JAVA_LONG, 0, soft);
+            limits.setAtIndex(JAVA_LONG, 1, hard);
+            MemorySegment capture = Native.capture();
+            int result;
+            try {
+                result = (int) SETRLIMIT.invokeExact(capture, resource, limits);
+            } catch (Throwable t) {
+                throw unexpected(t);
+            }
+            if (result < 0) {
+                throw new ErrnoException("setrlimit %d soft %d hard %d".formatted(resource, soft, hard),
+                        Native.errno(capture));
+            }
+        }
     }
 
     /** {@code munmap(2)}. */

@@ -39,6 +39,8 @@ final class DriverRing {
     private final Condition room = lock.newCondition();
     private int inFlight;
     private int strayCompletions;
+    /** Used elements taken from the ring so far: the next completion's {@code usedOrder}. */
+    private long collected;
     private boolean abandoned;
 
     DriverRing(IovaDomain domain, int size, MemorySegment desc, MemorySegment driverArea, MemorySegment deviceArea,
@@ -190,6 +192,7 @@ final class DriverRing {
     }
 
     private void complete(int id, int usedLength) {
+        long order = collected++;
         Pending p = id < pending.length ? pending[id] : null;
         if (p == null) {
             strayCompletions++;
@@ -209,7 +212,7 @@ final class DriverRing {
         if (p.table() != null) {
             domain.freeCoherent(p.table());
         }
-        p.done().complete(new Completion(usedLength, written));
+        p.done().complete(new Completion(usedLength, written, order));
     }
 
     /** Fails every request in flight and gives the ring's memory back; the ring is unusable after. */

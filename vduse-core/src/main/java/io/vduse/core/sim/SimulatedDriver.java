@@ -48,8 +48,12 @@ public final class SimulatedDriver implements AutoCloseable {
      *
      * @param usedLength the bytes the device says it wrote
      * @param writable the device-writable buffers as the device left them
+     * @param usedOrder where the chain stood among the used elements the driver took from the
+     *     queue's ring since the ring was set up: 0 for the first, then 1, 2, ... So completions
+     *     sorted by it are in the device's completion order, which may differ from the order of
+     *     submission.
      */
-    public record Completion(int usedLength, List<byte[]> writable) {}
+    public record Completion(int usedLength, List<byte[]> writable, long usedOrder) {}
 
     /**
      * How the driver sets the device up.

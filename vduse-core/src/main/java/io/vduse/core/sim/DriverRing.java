@@ -33,6 +33,8 @@ final class DriverRing {
     private final boolean indirect;
     private final List<CoherentBuffer> areas;
     private final Pending[] pending;
+    /** The fixed requests in flight, by chain id: a chain id is in one of the two arrays. */
+    private final FixedRequest[] fixed;
     private final MemorySegment driverArea;
     private final boolean packed;
     private final ReentrantLock lock = new ReentrantLock();
@@ -52,6 +54,7 @@ final class DriverRing {
         this.indirect = indirect;
         this.areas = areas;
         this.pending = new Pending[size];
+        this.fixed = new FixedRequest[size];
     }
 
     int size() {
@@ -89,7 +92,38 @@ final class DriverRing {
         }
         lock.lock();
         try {
-            long waitNanos = SimulatedDriver.FULL_RING_WAIT.toNanos();
+            awaitRoom(needed);
+            return map(readable, writableLengths, viaTable);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes {@code request} available, as a direct chain; allocates nothing unless it waits for room. */
+    void add(FixedRequest request) {
+        if (request.iovas.length > queue.size()) {
+            throw new IllegalArgumentException(request.iovas.length + " buffers do not fit a ring of " + queue.size());
+        }
+        lock.lock();
+        try {
+            awaitRoom(request.iovas.length);
+            request.submitted();
+            int id = queue.add(request.iovas, request.lengths, request.readable, request.writable);
+            if (id < 0) {
+                request.finish(-1, true);
+                throw new IllegalStateException("no free descriptor although the ring said it had room");
+            }
+            fixed[id] = request;
+            inFlight++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits, holding the lock, until {@code needed} descriptors are free. */
+    private void awaitRoom(int needed) {
+        long waitNanos = SimulatedDriver.FULL_RING_WAIT.toNanos();
+        try {
             while (queue.freeDescriptors() < needed) {
                 if (abandoned) {
                     throw new IllegalStateException("the ring was abandoned");
@@ -99,12 +133,9 @@ final class DriverRing {
                 }
                 waitNanos = room.awaitNanos(waitNanos);
             }
-            return map(readable, writableLengths, viaTable);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for room in the ring", e);
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -193,6 +224,13 @@ final class DriverRing {
 
     private void complete(int id, int usedLength) {
         long order = collected++;
+        FixedRequest f = id >= 0 && id < fixed.length ? fixed[id] : null;
+        if (f != null) {
+            fixed[id] = null;
+            inFlight--;
+            f.finish(usedLength, false);
+            return;
+        }
         Pending p = id < pending.length ? pending[id] : null;
         if (p == null) {
             strayCompletions++;
@@ -237,6 +275,12 @@ final class DriverRing {
                     domain.freeCoherent(p.table());
                 }
                 p.done().completeExceptionally(new IllegalStateException("request abandoned: " + reason));
+            }
+            for (int id = 0; id < fixed.length; id++) {
+                if (fixed[id] != null) {
+                    fixed[id].finish(-1, true);
+                    fixed[id] = null;
+                }
             }
             inFlight = 0;
             for (CoherentBuffer area : areas) {

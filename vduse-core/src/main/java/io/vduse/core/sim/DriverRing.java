@@ -35,6 +35,8 @@ final class DriverRing {
     private final Pending[] pending;
     /** The fixed requests in flight, by chain id: a chain id is in one of the two arrays. */
     private final FixedRequest[] fixed;
+    /** The fixed requests one {@link #collect} took, woken after it unlocks. */
+    private final FixedRequest[] returnedFixed;
     private final MemorySegment driverArea;
     private final boolean packed;
     private final ReentrantLock lock = new ReentrantLock();
@@ -55,6 +57,7 @@ final class DriverRing {
         this.areas = areas;
         this.pending = new Pending[size];
         this.fixed = new FixedRequest[size];
+        this.returnedFixed = new FixedRequest[size];
     }
 
     int size() {
@@ -110,7 +113,7 @@ final class DriverRing {
             request.submitted();
             int id = queue.add(request.iovas, request.lengths, request.readable, request.writable);
             if (id < 0) {
-                request.finish(-1, true);
+                request.abandon();
                 throw new IllegalStateException("no free descriptor although the ring said it had room");
             }
             fixed[id] = request;
@@ -206,6 +209,7 @@ final class DriverRing {
 
     /** Takes every used chain the device returned, after an interrupt. */
     void collect() {
+        int returned = 0;
         lock.lock();
         try {
             if (abandoned) {
@@ -213,29 +217,38 @@ final class DriverRing {
             }
             do {
                 for (int id; (id = queue.pollUsed()) >= 0; ) {
-                    complete(id, queue.usedLength());
+                    if (complete(id, queue.usedLength())) {
+                        returnedFixed[returned++] = fixed[id];
+                        fixed[id] = null;
+                    }
                 }
             } while (queue.enableInterrupts());
             room.signalAll();
         } finally {
             lock.unlock();
         }
+        // Woken after the lock is free: a waiter that sends its request again at once then takes
+        // the lock without a contended acquire (which allocates a queue node).
+        for (int i = 0; i < returned; i++) {
+            returnedFixed[i].wake();
+            returnedFixed[i] = null;
+        }
     }
 
-    private void complete(int id, int usedLength) {
+    /** Completes chain {@code id}; true if it is a fixed request, to be woken once the lock is free. */
+    private boolean complete(int id, int usedLength) {
         long order = collected++;
-        FixedRequest f = id >= 0 && id < fixed.length ? fixed[id] : null;
+        FixedRequest f = id < fixed.length ? fixed[id] : null;
         if (f != null) {
-            fixed[id] = null;
             inFlight--;
-            f.finish(usedLength, false);
-            return;
+            f.returned(usedLength);
+            return true;
         }
         Pending p = id < pending.length ? pending[id] : null;
         if (p == null) {
             strayCompletions++;
             LOG.log(Level.ERROR, "the device returned chain {0}, which is not in flight", id);
-            return;
+            return false;
         }
         pending[id] = null;
         inFlight--;
@@ -251,6 +264,7 @@ final class DriverRing {
             domain.freeCoherent(p.table());
         }
         p.done().complete(new Completion(usedLength, written, order));
+        return false;
     }
 
     /** Fails every request in flight and gives the ring's memory back; the ring is unusable after. */
@@ -278,7 +292,7 @@ final class DriverRing {
             }
             for (int id = 0; id < fixed.length; id++) {
                 if (fixed[id] != null) {
-                    fixed[id].finish(-1, true);
+                    fixed[id].abandon();
                     fixed[id] = null;
                 }
             }

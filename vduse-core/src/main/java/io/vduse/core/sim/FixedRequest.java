@@ -67,7 +67,7 @@ public final class FixedRequest {
      */
     public int await() {
         long deadline = System.nanoTime() + SimulatedDriver.FULL_RING_WAIT.toNanos();
-        // Volatile write, then volatile read; finish() writes done, then reads waiter: one of the
+        // Volatile write, then volatile read; wake() writes done, then reads waiter: one of the
         // two sees the other, so no unpark is lost.
         waiter = Thread.currentThread();
         try {
@@ -98,15 +98,25 @@ public final class FixedRequest {
         inFlight = true;
     }
 
-    /** The chain came back with {@code usedLength} written, or was abandoned. */
-    void finish(int usedLength, boolean abandon) {
+    /** The chain came back with {@code usedLength} written; called under the ring's lock. */
+    void returned(int usedLength) {
         this.usedLength = usedLength;
-        this.abandoned = abandon;
+    }
+
+    /** Tells the waiter that the chain came back; after {@link #returned}, outside the ring's lock. */
+    void wake() {
         inFlight = false;
         done = true;
         Thread w = waiter;
         if (w != null) {
             LockSupport.unpark(w);
         }
+    }
+
+    /** The ring was given up with the request in flight (or could not take it). */
+    void abandon() {
+        usedLength = -1;
+        abandoned = true;
+        wake();
     }
 }

@@ -420,9 +420,15 @@ public final class SimulatedDriver implements AutoCloseable {
         bringUp();
     }
 
-    /** Resets the device and detaches it ({@code vdpa dev del}). */
+    /**
+     * Resets the device and detaches it ({@code vdpa dev del}); nothing once closed (a second
+     * reset would wait the kernel's message timeout for a device that may be gone).
+     */
     @Override
     public void close() throws ErrnoException {
+        if (!running) {
+            return;
+        }
         try {
             if (!device.broken()) {
                 device.setStatus(0);

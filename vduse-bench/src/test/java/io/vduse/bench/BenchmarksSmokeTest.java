@@ -94,6 +94,28 @@ class BenchmarksSmokeTest {
     }
 
     @Test
+    void asyncBlockRequestsComplete() throws Exception {
+        DeviceThreadAllocation device = new DeviceThreadAllocation();
+        for (String layout : new String[] {"split", "packed"}) {
+            AsyncBlockBenchmark b = new AsyncBlockBenchmark();
+            b.layout = layout;
+            b.setUp();
+            try {
+                device.startIteration();
+                // Several times round the 256-entry ring.
+                for (int i = 0; i < 600; i++) {
+                    assertThat(b.read4k(device)).as(layout).isEqualTo(4097);
+                }
+                for (int i = 0; i < 20; i++) {
+                    assertThat(b.read4kQd32(device)).as(layout).isEqualTo(AsyncBlockBenchmark.QUEUE_DEPTH * 4097);
+                }
+            } finally {
+                b.tearDown();
+            }
+        }
+    }
+
+    @Test
     void simulatedBlockRequestsAndMessagesComplete() throws Exception {
         DeviceThreadAllocation device = new DeviceThreadAllocation();
         for (String kind : new String[] {"ram", "blk-file"}) {

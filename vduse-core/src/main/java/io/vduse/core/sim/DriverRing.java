@@ -33,12 +33,18 @@ final class DriverRing {
     private final boolean indirect;
     private final List<CoherentBuffer> areas;
     private final Pending[] pending;
+    /** The fixed requests in flight, by chain id: a chain id is in one of the two arrays. */
+    private final FixedRequest[] fixed;
+    /** The fixed requests one {@link #collect} took, woken after it unlocks. */
+    private final FixedRequest[] returnedFixed;
     private final MemorySegment driverArea;
     private final boolean packed;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition room = lock.newCondition();
     private int inFlight;
     private int strayCompletions;
+    /** Used elements taken from the ring so far: the next completion's {@code usedOrder}. */
+    private long collected;
     private boolean abandoned;
 
     DriverRing(IovaDomain domain, int size, MemorySegment desc, MemorySegment driverArea, MemorySegment deviceArea,
@@ -50,6 +56,8 @@ final class DriverRing {
         this.indirect = indirect;
         this.areas = areas;
         this.pending = new Pending[size];
+        this.fixed = new FixedRequest[size];
+        this.returnedFixed = new FixedRequest[size];
     }
 
     int size() {
@@ -87,7 +95,38 @@ final class DriverRing {
         }
         lock.lock();
         try {
-            long waitNanos = SimulatedDriver.FULL_RING_WAIT.toNanos();
+            awaitRoom(needed);
+            return map(readable, writableLengths, viaTable);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes {@code request} available, as a direct chain; allocates nothing unless it waits for room. */
+    void add(FixedRequest request) {
+        if (request.iovas.length > queue.size()) {
+            throw new IllegalArgumentException(request.iovas.length + " buffers do not fit a ring of " + queue.size());
+        }
+        lock.lock();
+        try {
+            awaitRoom(request.iovas.length);
+            request.submitted();
+            int id = queue.add(request.iovas, request.lengths, request.readable, request.writable);
+            if (id < 0) {
+                request.abandon();
+                throw new IllegalStateException("no free descriptor although the ring said it had room");
+            }
+            fixed[id] = request;
+            inFlight++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits, holding the lock, until {@code needed} descriptors are free. */
+    private void awaitRoom(int needed) {
+        long waitNanos = SimulatedDriver.FULL_RING_WAIT.toNanos();
+        try {
             while (queue.freeDescriptors() < needed) {
                 if (abandoned) {
                     throw new IllegalStateException("the ring was abandoned");
@@ -97,12 +136,9 @@ final class DriverRing {
                 }
                 waitNanos = room.awaitNanos(waitNanos);
             }
-            return map(readable, writableLengths, viaTable);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for room in the ring", e);
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -173,6 +209,7 @@ final class DriverRing {
 
     /** Takes every used chain the device returned, after an interrupt. */
     void collect() {
+        int returned = 0;
         lock.lock();
         try {
             if (abandoned) {
@@ -180,21 +217,38 @@ final class DriverRing {
             }
             do {
                 for (int id; (id = queue.pollUsed()) >= 0; ) {
-                    complete(id, queue.usedLength());
+                    if (complete(id, queue.usedLength())) {
+                        returnedFixed[returned++] = fixed[id];
+                        fixed[id] = null;
+                    }
                 }
             } while (queue.enableInterrupts());
             room.signalAll();
         } finally {
             lock.unlock();
         }
+        // Woken after the lock is free: a waiter that sends its request again at once then takes
+        // the lock without a contended acquire (which allocates a queue node).
+        for (int i = 0; i < returned; i++) {
+            returnedFixed[i].wake();
+            returnedFixed[i] = null;
+        }
     }
 
-    private void complete(int id, int usedLength) {
+    /** Completes chain {@code id}; true if it is a fixed request, to be woken once the lock is free. */
+    private boolean complete(int id, int usedLength) {
+        long order = collected++;
+        FixedRequest f = id < fixed.length ? fixed[id] : null;
+        if (f != null) {
+            inFlight--;
+            f.returned(usedLength);
+            return true;
+        }
         Pending p = id < pending.length ? pending[id] : null;
         if (p == null) {
             strayCompletions++;
             LOG.log(Level.ERROR, "the device returned chain {0}, which is not in flight", id);
-            return;
+            return false;
         }
         pending[id] = null;
         inFlight--;
@@ -209,7 +263,8 @@ final class DriverRing {
         if (p.table() != null) {
             domain.freeCoherent(p.table());
         }
-        p.done().complete(new Completion(usedLength, written));
+        p.done().complete(new Completion(usedLength, written, order));
+        return false;
     }
 
     /** Fails every request in flight and gives the ring's memory back; the ring is unusable after. */
@@ -234,6 +289,12 @@ final class DriverRing {
                     domain.freeCoherent(p.table());
                 }
                 p.done().completeExceptionally(new IllegalStateException("request abandoned: " + reason));
+            }
+            for (int id = 0; id < fixed.length; id++) {
+                if (fixed[id] != null) {
+                    fixed[id].abandon();
+                    fixed[id] = null;
+                }
             }
             inFlight = 0;
             for (CoherentBuffer area : areas) {

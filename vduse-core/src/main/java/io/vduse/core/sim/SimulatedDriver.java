@@ -48,8 +48,12 @@ public final class SimulatedDriver implements AutoCloseable {
      *
      * @param usedLength the bytes the device says it wrote
      * @param writable the device-writable buffers as the device left them
+     * @param usedOrder where the chain stood among the used elements the driver took from the
+     *     queue's ring since the ring was set up: 0 for the first, then 1, 2, ... So completions
+     *     sorted by it are in the device's completion order, which may differ from the order of
+     *     submission.
      */
-    public record Completion(int usedLength, List<byte[]> writable) {}
+    public record Completion(int usedLength, List<byte[]> writable, long usedOrder) {}
 
     /**
      * How the driver sets the device up.
@@ -320,6 +324,51 @@ public final class SimulatedDriver implements AutoCloseable {
         return done;
     }
 
+    /**
+     * A request for {@code queue} with buffers of these lengths, allocated once in the driver's
+     * coherent memory, to be sent again and again without allocating (see {@link FixedRequest}).
+     */
+    public FixedRequest fixedRequest(int queue, int[] readableLengths, int[] writableLengths) {
+        Objects.checkIndex(queue, rings.length);
+        int count = readableLengths.length + writableLengths.length;
+        if (count == 0) {
+            throw new IllegalArgumentException("a request needs at least one buffer");
+        }
+        int[] lengths = new int[count];
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            lengths[i] = i < readableLengths.length ? readableLengths[i] : writableLengths[i - readableLengths.length];
+            if (lengths[i] <= 0) {
+                throw new IllegalArgumentException("buffer " + i + " is empty");
+            }
+            total += lengths[i];
+        }
+        CoherentBuffer memory = domain.allocCoherent(total);
+        long[] iovas = new long[count];
+        MemorySegment[] buffers = new MemorySegment[count];
+        long at = 0;
+        for (int i = 0; i < count; i++) {
+            iovas[i] = memory.iova() + at;
+            buffers[i] = memory.memory().asSlice(at, lengths[i]);
+            at += lengths[i];
+        }
+        return new FixedRequest(queue, iovas, lengths, buffers, readableLengths.length);
+    }
+
+    /**
+     * Makes {@code request} available on its queue and kicks the device if it asked to be
+     * kicked, allocating nothing; waits while the ring is full.
+     *
+     * @throws IllegalStateException if the request is still in flight
+     */
+    public void submit(FixedRequest request) throws ErrnoException {
+        DriverRing ring = rings[request.queue()];
+        ring.add(request);
+        if (ring.kickPrepare()) {
+            device.kick(request.queue(), kickScratch);
+        }
+    }
+
     /** How many IOTLB lookups ({@code IOTLB_GET_FD}, {@code IOTLB_GET_FD2}) named address space {@code asid}. */
     public long lookups(int asid) {
         return lookups.get(asid);
@@ -444,9 +493,15 @@ public final class SimulatedDriver implements AutoCloseable {
         driverOk();
     }
 
-    /** Resets the device and detaches it ({@code vdpa dev del}). */
+    /**
+     * Resets the device and detaches it ({@code vdpa dev del}); nothing once closed (a second
+     * reset would wait the kernel's message timeout for a device that may be gone).
+     */
     @Override
     public void close() throws ErrnoException {
+        if (!running) {
+            return;
+        }
         try {
             if (!device.broken()) {
                 device.setStatus(0);

@@ -117,16 +117,19 @@ final class MappingReclaim {
         if (!pending) {
             return;
         }
+        List<Retired> releasable = new java.util.ArrayList<>();
         synchronized (this) {
             long safe = Long.MAX_VALUE;
             for (QueueWorker w : workers) {
                 safe = Math.min(safe, w.safeTicket());
             }
             while (!retired.isEmpty() && retired.peekFirst().ticket() <= safe) {
-                release(retired.pollFirst());
+                releasable.add(retired.pollFirst());
             }
             pending = !retired.isEmpty();
         }
+        // Outside the lock: closing an arena waits for every thread, and retire() must not wait.
+        releasable.forEach(this::release);
     }
 
     /**

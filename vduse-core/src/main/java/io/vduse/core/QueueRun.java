@@ -365,8 +365,10 @@ final class QueueRun implements QueueContext {
                 LOG.log(Level.WARNING, "%s: the handler's failed() threw too: %s".formatted(worker.name(), again),
                         again);
             }
+            // The handler may have passed the request on before it threw: complete it only if
+            // no one did, and without touching a chain another thread may be writing.
             if (request.inFlight()) {
-                request.complete(worker.failures().answer(request.chain(), before));
+                request.completeIfInFlight(worker.failures().answer(request.chain(), before));
             }
         }
     }

@@ -87,6 +87,19 @@ public final class Request {
         run.completed(this);
     }
 
+    /**
+     * Completes the request if nobody did yet: for the SDK after a handler threw, when the
+     * handler may have handed the request to another thread first. Returns whether it did.
+     */
+    boolean completeIfInFlight(long usedLength) {
+        if (!STATE.compareAndSet(this, IN_FLIGHT, COMPLETED)) {
+            return false;
+        }
+        this.usedLength = (int) Math.min(Math.max(usedLength, 0), chain.writableLength());
+        run.completed(this);
+        return true;
+    }
+
     /** Whether the request is in flight (started, not completed). */
     public boolean inFlight() {
         return state == IN_FLIGHT;

@@ -388,16 +388,13 @@ public final class AddressSpace implements IovaMemory, AutoCloseable {
     }
 
     /**
-     * Releases a mapping that {@link #retire} handed over (as handed out or as resolved), back to
-     * the source; at most once per mapping.
+     * Releases a mapping that {@link #retire} handed over back to the source; at most once per
+     * mapping. Not under the address space's lock (closing a mapping's arena waits for every
+     * thread, and translations must not wait for that): the source must take a release
+     * concurrent with a {@link MappingSource#resolve}, as vduse-core's does.
      */
     public void release(Mapping mapping) {
-        lock.lock();
-        try {
-            releaseAll(List.of(mapping));
-        } finally {
-            lock.unlock();
-        }
+        source.release(mapping);
     }
 
     /**

@@ -18,7 +18,9 @@ import java.util.Optional;
  * Only if {@code close()} returned normally may the memory be unmapped.
  *
  * <p>Calls are serialized by the address space (one at a time, never concurrently with each
- * other), on whichever thread missed or invalidated.
+ * other), on whichever thread missed or invalidated; the one exception is
+ * {@link AddressSpace#release(Mapping)} of a retired mapping, which may run concurrently with a
+ * {@link #resolve}.
  */
 public interface MappingSource {
 

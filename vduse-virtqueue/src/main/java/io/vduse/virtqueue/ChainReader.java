@@ -129,9 +129,9 @@ public final class ChainReader {
      * is off its alignment); the caller then copies as usual.
      *
      * <p>The addresses are raw: they stay valid only while the memory stays mapped. A
-     * {@code VduseDevice} unmaps memory only between its workers' passes, so they are safe to use
-     * within {@code QueueHandler.handle}; a handler that finishes a request on another thread must
-     * copy instead.
+     * {@code VduseDevice} keeps the memory of a request mapped until the request completes, even
+     * across an IOTLB update, so they are safe to use until then, on any thread (in
+     * {@code QueueHandler.handle}, or until {@code Request.complete} for an asynchronous handler).
      *
      * @throws IndexOutOfBoundsException if fewer than {@code length} bytes are left
      * @throws VirtqueueException if a buffer is not mapped with the access it needs (the queue

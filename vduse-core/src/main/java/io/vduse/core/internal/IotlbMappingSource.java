@@ -99,8 +99,13 @@ public final class IotlbMappingSource implements MappingSource {
     }
 
     @Override
-    public synchronized void release(Mapping mapping) {
-        Arena arena = arenas.remove(mapping);
+    public void release(Mapping mapping) {
+        Arena arena;
+        synchronized (this) {
+            arena = arenas.remove(mapping);
+        }
+        // Outside the lock: closing a shared arena waits for every thread to leave its accesses,
+        // and a queue thread's miss (resolve) must not wait for that.
         if (arena != null) {
             arena.close();
         }

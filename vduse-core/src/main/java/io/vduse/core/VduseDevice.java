@@ -84,6 +84,8 @@ public final class VduseDevice implements AutoCloseable {
      * Message thread only.
      */
     private final List<Runnable> afterAnswer = new ArrayList<>();
+    /** 1 for a queue made ready and waiting for its answer to be written, so it counts as running. */
+    private final java.util.concurrent.atomic.AtomicIntegerArray starting;
     private final Arena arena = Arena.ofShared();
     /** Control-path ioctl arguments, used by one thread at a time (start-up, then the message thread). */
     private final MemorySegment u64Argument = arena.allocate(8);
@@ -125,6 +127,7 @@ public final class VduseDevice implements AutoCloseable {
         this.workers = new QueueWorker[spec.queueCount];
         this.rings = new VduseVqInfo[spec.queueCount];
         this.parked = new VqState[spec.queueCount];
+        this.starting = new java.util.concurrent.atomic.AtomicIntegerArray(spec.queueCount);
         this.reclaim = new MappingReclaim(spec.name);
         FailureAnswer failures = new FailureAnswer(spec.deviceId);
         for (int i = 0; i < workers.length; i++) {
@@ -172,9 +175,12 @@ public final class VduseDevice implements AutoCloseable {
         return messages.received(type);
     }
 
-    /** Whether queue {@code index} is being served now. */
+    /**
+     * Whether queue {@code index} is being served now, or starts as soon as the answer that made
+     * it ready is written (so it reads true once the driver's enable or DRIVER_OK returned).
+     */
     public boolean queueRunning(int index) {
-        return workers[index].isRunning();
+        return starting.get(index) == 1 || workers[index].isRunning();
     }
 
     /** Whether the kernel suspended the device ({@code VDUSE_SUSPEND}) since the last reset. */
@@ -381,6 +387,7 @@ public final class VduseDevice implements AutoCloseable {
         rings[index] = vq;
         parked[index] = null;
         int asid = groupAsid[groupOf(index)];
+        starting.set(index, 1);
         afterAnswer.add(() -> startRing(index, ring, asid, oweInterrupt));
         return true;
     }
@@ -392,6 +399,9 @@ public final class VduseDevice implements AutoCloseable {
             LOG.log(Level.ERROR, "%s: queue %d cannot start (%s); it stays stopped until the device is reset"
                     .formatted(spec.name, index, e.getMessage()), e);
             needsReset = true;
+        } finally {
+            // After the run is visible: queueRunning never reads false in between.
+            starting.set(index, 0);
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.vduse.it.guest.KernelFacts;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,6 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * <p>Runs once per kernel series ({@value GuestVm#KERNEL}, one Surefire execution each) and pins
  * each series' own answers: where 6.12 and 7.3 differ, both are written down side by side.
  */
+@Order(6) // the longest first: see vduse.it.parallel in the pom
 class KernelFactsTest {
 
     /** The series this run asks; {@link GuestVm} boots (or natively requires) exactly that one. */
@@ -176,8 +178,11 @@ class KernelFactsTest {
         assertThat(fact("umem.read_held")).isEqualTo("true");
         assertThat(fact("umem.vmpin_after_reg")).isEqualTo("65536 kB");
         assertThat(fact("umem.reg.copies_page_in_use")).isEqualTo("yes");
-        // The held read's three pages (header, data, status), not what the partition scan left.
-        assertThat(fact("umem.reg.nonzero_pages")).isEqualTo("3");
+        // Only the held read's three pages in use are copied (header, data, status), not every
+        // page an earlier request (the partition scan) left behind. The kernel copies a page in
+        // use whole: the header and data pages are non-zero, and the status page (S_OK is 0) is
+        // non-zero only when an earlier request left bytes in it, so 2 or 3, never more.
+        assertThat(fact("umem.reg.nonzero_pages")).isIn("2", "3");
         assertThat(fact("umem.get_info.after_reg")).isEqualTo("cap 0x1");
         assertThat(fact("umem.vmpin_after_dereg")).isEqualTo("0 kB");
         assertThat(fact("umem.file_page.after_dereg")).isEqualTo("0x6f");

@@ -2,6 +2,7 @@ package io.vduse.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.Test;
  * write-zeroes down to holes in the backing file, a resize, ext4 with fsck and a remount, two
  * queues, a read-only device, and a clean stop.
  */
+@Order(2) // the longest first: see vduse.it.parallel in the pom
 class BlkDeviceTest {
 
     private static BlkGuestRun run;

@@ -2,6 +2,7 @@ package io.vduse.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -9,6 +10,7 @@ import org.junit.jupiter.api.Test;
  * guest boot): fio random writes with crc32c verification, the device process killed with
  * SIGKILL mid-run and started again with {@code --reconnect}; fio must finish and verify.
  */
+@Order(4) // the longest first: see vduse.it.parallel in the pom
 class BlkReconnectTest {
 
     /*

@@ -33,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@value #KERNEL}: the kernel series to run on, {@code 6.12} (default) or {@code 7.3}: the
  *       guest boots it; natively, this machine's kernel must be of that series;
  *   <li>{@value #MODE}: {@code auto} (default), {@code guest} or {@code native};
- *   <li>{@value #TIMEOUT}: bound of one run in seconds (default 600);
+ *   <li>{@value #TIMEOUT}: bound of one run in seconds (default 900);
  *   <li>{@value #GUEST_DIR}: the directory of the guest scripts (default {@code guest} under the
  *       working directory, which Surefire sets to the module).
  * </ul>
@@ -158,7 +158,7 @@ public final class GuestVm {
     private static GuestVm decide() throws UnavailableException {
         boolean required = Boolean.getBoolean(REQUIRED);
         String mode = System.getProperty(MODE, "auto").toLowerCase(Locale.ROOT);
-        long timeout = Long.getLong(TIMEOUT, 600);
+        long timeout = Long.getLong(TIMEOUT, 900);
         String kernel = requestedKernel();
         if (!kernel.matches("6\\.12|7\\.3")) {
             fail("%s must be 6.12 or 7.3, not '%s'".formatted(KERNEL, kernel));

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * direct I/O and taken over by a new process, refused destruction while attached, and removed.
  * One guest boot runs the whole story (a shell script); each test checks one part of its output.
  */
+@Order(5) // the longest first: see vduse.it.parallel in the pom
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SdkDeviceTest {
 
@@ -97,7 +98,7 @@ class SdkDeviceTest {
                 "vdpa dev add name vduse-async mgmtdev vduse",
                 "wait_for 'ls /sys/bus/vdpa/devices/vduse-async/virtio*/block/ >/dev/null 2>&1' 60",
                 "ADEV=/dev/$(ls /sys/bus/vdpa/devices/vduse-async/virtio*/block/)",
-                "fio --name=async --filename=$ADEV --rw=randwrite --bs=4k --size=16M --ioengine=libaio --direct=1 "
+                "fio --name=async --filename=$ADEV --rw=randwrite --bs=4k --size=4M --ioengine=libaio --direct=1 "
                         + "--iodepth=32 --verify=crc32c --do_verify=1 --verify_fatal=1 --eta=never "
                         + "--output=/tmp/fio-async.out && echo ASYNC_FIO_VERIFIED",
                 "vdpa dev del vduse-async",

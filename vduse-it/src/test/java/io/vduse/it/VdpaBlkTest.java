@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -24,6 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * false (building one downloads about 500 MiB as root); with it true the root is built on demand
  * and a failure to build it fails the tests.
  */
+@Order(3) // the longest first: see vduse.it.parallel in the pom
 class VdpaBlkTest {
 
     private static final String OURS = "ours";

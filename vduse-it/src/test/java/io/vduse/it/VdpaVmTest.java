@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.abort;
 
 import java.nio.file.Path;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
  * {@code -D}{@value #VM_TIMEOUT} (1200 s by default) instead of {@value GuestVm#TIMEOUT}. Also
  * needs the trixie root, like {@link VdpaBlkTest}.
  */
+@Order(1) // the longest first: see vduse.it.parallel in the pom
 class VdpaVmTest {
 
     /** System property: the kernel series to run this class on, {@code all} or {@code none}. */

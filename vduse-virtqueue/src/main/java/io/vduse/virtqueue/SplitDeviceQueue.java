@@ -135,6 +135,31 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         }
     }
 
+    @Override
+    public void copyRingDescriptor(DescriptorChain chain, int i, MemorySegment to, long offset) {
+        throw new UnsupportedOperationException("a split ring keeps its chains in the descriptor table until they "
+                + "are used: resubmit reads them there");
+    }
+
+    @Override
+    public void resubmit(DescriptorChain chain, int id, MemorySegment descriptors, int count) {
+        checkNotBroken();
+        if (chain.queue() != this) {
+            throw new IllegalArgumentException("chain belongs to another queue");
+        }
+        try {
+            if (id < 0 || id >= size) {
+                throw new VirtqueueException(Reason.DESCRIPTOR_INDEX_OUT_OF_RANGE,
+                        "resubmitted head %d in a queue of size %d".formatted(id, size));
+            }
+            walk(id, chain);
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
     /** Reads the driver's available index; returns whether it is ahead of {@code lastAvail}. */
     private boolean refreshAvail() {
         // Acquire: the driver writes descriptors and the ring entry before it publishes idx with a
@@ -188,7 +213,7 @@ final class SplitDeviceQueue extends DeviceQueueBase {
             }
             index = next;
         }
-        chain.finish(head, 1);
+        chain.finish(head, 1, head);
     }
 
     private void walkIndirect(int head, int index, long addr, int len, int flags, DescriptorChain chain) {
@@ -308,6 +333,11 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         } catch (IllegalStateException e) {
             throw ringGone(e);
         }
+    }
+
+    @Override
+    public int usedIndex() {
+        return usedIdx;
     }
 
     @Override

@@ -83,14 +83,17 @@ final class QueueWorker {
     /**
      * Starts serving {@code ring}, which translates through address space {@code asid}; the queue
      * must be stopped. With {@code oweInterrupt} the run interrupts the driver once first (after
-     * taking a device over, for completions the old process did not announce).
+     * taking a device over, for completions the old process did not announce). With a
+     * {@code log} (null for none) the run keeps it up to date, and first serves again what it
+     * holds from a killed process.
      */
-    synchronized void start(DeviceQueue ring, int asid, long features, boolean oweInterrupt) throws ErrnoException {
+    synchronized void start(DeviceQueue ring, int asid, long features, boolean oweInterrupt, InflightLog log)
+            throws ErrnoException {
         QueueRun current = run;
         if (current != null && current.stoppedFor() == null) {
             throw new IllegalStateException(name + " is running");
         }
-        QueueRun fresh = new QueueRun(this, ring, asid, handler, features, busyPoll, oweInterrupt);
+        QueueRun fresh = new QueueRun(this, ring, asid, handler, features, busyPoll, oweInterrupt, log);
         run = fresh;
         fresh.start();
     }

@@ -178,11 +178,20 @@ final class DriverRing {
             if (abandoned) {
                 return;
             }
-            do {
-                for (int id; (id = queue.pollUsed()) >= 0; ) {
-                    complete(id, queue.usedLength());
-                }
-            } while (queue.enableInterrupts());
+            try {
+                do {
+                    for (int id; (id = queue.pollUsed()) >= 0; ) {
+                        complete(id, queue.usedLength());
+                    }
+                } while (queue.enableInterrupts());
+            } catch (IllegalStateException e) {
+                // A packed ring's used descriptor with a buffer id not in flight: as Linux's
+                // virtio_ring does ("id is not a head"), the driver gives the ring up.
+                strayCompletions++;
+                LOG.log(Level.ERROR, "the device broke the ring: {0}", e.getMessage());
+                abandon("the device returned a buffer that is not in flight: " + e.getMessage());
+                return;
+            }
             room.signalAll();
         } finally {
             lock.unlock();

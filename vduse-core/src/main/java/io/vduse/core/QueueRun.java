@@ -351,6 +351,7 @@ final class QueueRun implements QueueContext {
         while (log != null && log.hasResubmission()) {
             Request request = take(); // never null: at most a ring's worth was in flight
             log.resubmit(request.chain());
+            worker.countResubmitted();
             begin(request);
         }
     }

@@ -41,6 +41,7 @@ final class QueueWorker {
     private volatile long interrupts;
     private volatile long handlerFailures;
     private volatile long cancelled;
+    private volatile long resubmitted;
 
     QueueWorker(String deviceName, int index, VduseFile device, AsyncQueueHandler handler, Events events,
             boolean busyPoll, MappingReclaim reclaim, FailureAnswer failures) throws ErrnoException {
@@ -189,6 +190,11 @@ final class QueueWorker {
         return cancelled;
     }
 
+    /** Requests served again because a killed process had them in flight. */
+    long resubmitted() {
+        return resubmitted;
+    }
+
     /** Stops the queue (settling for at most {@code settleNanos}) and closes the kick eventfd. */
     void close(long settleNanos) throws ErrnoException {
         stop(QueueStop.CLOSED, settleNanos, true);
@@ -207,6 +213,10 @@ final class QueueWorker {
 
     void countInterrupt() {
         interrupts++; // one writer: the run's thread
+    }
+
+    void countResubmitted() {
+        resubmitted++; // one writer: the run's thread
     }
 
     void handlerFailed(Exception e) {

@@ -217,6 +217,14 @@ public final class VduseDevice implements AutoCloseable {
         return workers[index].cancelled();
     }
 
+    /**
+     * Requests on queue {@code index} served again after this process took the device over:
+     * the killed process had them in flight ({@link Builder#inflightLog(boolean)}).
+     */
+    public long resubmitted(int index) {
+        return workers[index].resubmitted();
+    }
+
     /** Mappings an IOTLB update took out of translation that requests in flight still hold. */
     public int retiredMappings() {
         return reclaim.waiting().size();

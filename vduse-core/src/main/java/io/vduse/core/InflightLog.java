@@ -115,7 +115,11 @@ final class InflightLog {
         /** One more entry of the published batch is cleared. */
         CLEARED,
         /** The batch is committed. */
-        COMMITTED
+        COMMITTED,
+        /** Recovery settled one more pushed entry, or the batch's positions. */
+        SETTLED,
+        /** Recovery looked at (and maybe took back) one more packed slot past the used position. */
+        SCRUBBED
     }
 
     /** Called at every {@link Step}; a test throws from it to model a kill there. */
@@ -336,17 +340,21 @@ final class InflightLog {
                 end, committed, size);
 
         // Settle the batch. The entries first, then the header: a kill in the middle leaves the
-        // same question, with the same answer from the ring, to the next recovery.
+        // same question, with the same answer from the ring, to the next recovery (which also
+        // redoes the take-backs below, and the avail position, last).
         for (int id = 0; id < size; id++) {
             if (lpState(log, id) == PUSHED) {
                 soState(log, id, published ? FREE : IN_FLIGHT);
+                at(crash, Step.SETTLED);
             }
         }
         if (published) {
             committed = pending;
             soI64(log, COMMITTED_OFFSET, committed);
+            at(crash, Step.SETTLED);
         } else if (pending != committed) {
             soI64(log, PENDING_OFFSET, committed);
+            at(crash, Step.SETTLED);
         }
         if (packed) {
             // Slots from the committed position up to the avail position belong to chains the
@@ -363,6 +371,7 @@ final class InflightLog {
                     ringArea.set(Layouts.LE16, off, (short) (wrap ? flags & ~PackedRing.DESC_F_USED
                             : flags | PackedRing.DESC_F_USED));
                 }
+                at(crash, Step.SCRUBBED);
             }
         }
         soI64(log, AVAIL_OFFSET, end);
@@ -564,6 +573,10 @@ final class InflightLog {
     }
 
     private void at(Step step) {
+        at(crash, step);
+    }
+
+    private static void at(CrashHook crash, Step step) {
         if (crash != null) {
             crash.at(step);
         }

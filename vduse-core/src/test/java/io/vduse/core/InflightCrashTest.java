@@ -61,12 +61,26 @@ class InflightCrashTest {
         }
     }
 
+    /**
+     * What a process killed while it takes the device over (settling the log, on the thread
+     * that starts the device) leaves: a start that failed, whose descriptors the kernel closes.
+     */
+    private static final class KilledWhileStarting extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        KilledWhileStarting() {
+            super("simulated SIGKILL during the take-over", null, false, false);
+        }
+    }
+
     /** Kills the device at the {@code after}-th step; every later step of it throws too. */
     private static final class Kill implements InflightLog.CrashHook {
         final AtomicLong countdown;
         final CountDownLatch fired = new CountDownLatch(1);
         volatile boolean dead;
         volatile InflightLog.Step where;
+        /** Set when the kill came during the take-over: no device was started. */
+        volatile boolean duringStart;
 
         Kill(long after) {
             this.countdown = new AtomicLong(after);
@@ -74,13 +88,15 @@ class InflightCrashTest {
 
         @Override
         public void at(InflightLog.Step step) {
-            if (dead) {
-                throw new Killed();
-            }
-            if (countdown.decrementAndGet() == 0) {
+            if (!dead && countdown.decrementAndGet() == 0) {
                 where = step;
                 dead = true;
                 fired.countDown();
+            }
+            if (dead) {
+                if (step == InflightLog.Step.SETTLED || step == InflightLog.Step.SCRUBBED) {
+                    throw new KilledWhileStarting();
+                }
                 throw new Killed();
             }
         }
@@ -211,9 +227,13 @@ class InflightCrashTest {
         assertThat(kills).isGreaterThanOrEqualTo(RUNS);
         assertThat(overtaking.get()).as("out-of-order completions").isPositive();
         assertThat(resubmitted.get()).as("requests served again").isPositive();
-        if (RUNS >= 200) {
-            // Every step was the place of a kill.
-            assertThat(killedAt.keySet()).containsExactlyInAnyOrder(InflightLog.Step.values());
+        if (RUNS >= 500) {
+            // Every step was the place of a kill (no split ring has slots to take back).
+            java.util.Set<InflightLog.Step> steps = java.util.EnumSet.allOf(InflightLog.Step.class);
+            if (!packed) {
+                steps.remove(InflightLog.Step.SCRUBBED);
+            }
+            assertThat(killedAt.keySet()).containsExactlyInAnyOrderElementsOf(steps);
         }
     }
 
@@ -234,11 +254,12 @@ class InflightCrashTest {
             MemorySegment disk = arena.allocate((long) REQUESTS * REGION_SECTORS * VirtioBlk.SECTOR_SIZE);
             // The first kill comes at a step before the first process could have served the whole
             // workload (each request takes at least 6 steps); a second one, in a quarter of the
-            // runs, somewhere in what the second process serves.
+            // runs, somewhere in what the second process serves, a third of them in its first
+            // steps (settling the log, if it had something to settle).
             List<Kill> plan = new ArrayList<>();
             plan.add(new Kill(1 + random.nextInt(6 * REQUESTS)));
             if (random.nextInt(4) == 0) {
-                plan.add(new Kill(1 + random.nextInt(6 * REQUESTS / 2)));
+                plan.add(new Kill(1 + (random.nextInt(3) == 0 ? random.nextInt(3) : random.nextInt(6 * REQUESTS / 2))));
             }
             List<VduseDevice> devices = new ArrayList<>();
             List<Backend> backends = new ArrayList<>();
@@ -255,9 +276,9 @@ class InflightCrashTest {
                 java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
                 CompletableFuture<Integer> supervisor = CompletableFuture.supplyAsync(() -> {
                     int done = 0;
+                    int next = 1;
                     try {
-                        for (int k = 0; k < plan.size(); k++) {
-                            Kill kill = plan.get(k);
+                        for (Kill kill = plan.get(0); kill != null; ) {
                             while (!kill.fired.await(1, TimeUnit.MILLISECONDS)) {
                                 if (finished.get()) {
                                     return done; // the workload ended before this kill's step
@@ -268,11 +289,17 @@ class InflightCrashTest {
                                 killedAt.merge(kill.where, 1, Integer::sum);
                             }
                             backends.getLast().kill();
-                            devices.getLast().detach();
-                            Backend next = new Backend(disk, seed + 100 * (k + 1));
-                            backends.add(next);
-                            devices.add(start(kernel, name, features, queueSize, next,
-                                    k + 1 < plan.size() ? plan.get(k + 1) : null, true));
+                            if (!kill.duringStart) {
+                                devices.getLast().detach();
+                            }
+                            kill = next < plan.size() ? plan.get(next++) : null;
+                            Backend backend = new Backend(disk, seed + 100L * next);
+                            backends.add(backend);
+                            try {
+                                devices.add(start(kernel, name, features, queueSize, backend, kill, true));
+                            } catch (KilledWhileStarting e) {
+                                kill.duringStart = true; // it fired: the loop takes it
+                            }
                         }
                         return done;
                     } catch (Exception e) {

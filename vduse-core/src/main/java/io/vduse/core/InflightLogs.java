@@ -80,7 +80,7 @@ final class InflightLogs {
         try {
             InflightLog log = InflightLog.recover(file, vq, packed, memory, crash);
             if (log == null) {
-                LOG.log(Level.INFO, "{0}: queue {1} has no in-flight log at {2}", deviceName, index, file);
+                LOG.log(Level.DEBUG, "{0}: queue {1} has no in-flight log at {2}", deviceName, index, file);
             } else {
                 LOG.log(Level.INFO, "{0}: queue {1} resumes from its in-flight log at {2}, {3} request(s) to serve "
                         + "again", deviceName, index, file, log.resubmissions());

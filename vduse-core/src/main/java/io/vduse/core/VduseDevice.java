@@ -441,7 +441,12 @@ public final class VduseDevice implements AutoCloseable {
             // A ring that cannot be made stops this queue only: a FAILED answer would make the
             // kernel break the whole device.
             VduseVqInfo vq = queueInfo(index, isPacked());
-            if (prepareQueue(index, vq, parked[index] != null ? parked[index] : vq.state(), false)) {
+            // A queue this process never ran may have been stopped by one it took over from: the
+            // log of that run says where it stood (there is none for a queue that never ran).
+            InflightLog earlier = parked[index] == null && inflight != null
+                    ? inflight.recover(index, vq, isPacked(), addressSpaceOf(index)) : null;
+            VqState state = earlier != null ? earlier.recoveredState() : parked[index] != null ? parked[index] : vq.state();
+            if (prepareQueue(index, vq, state, false, earlier)) {
                 LOG.log(Level.DEBUG, "{0}: queue {1} enabled by the driver", spec.name, index);
             }
         }

@@ -7,15 +7,12 @@ import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.core.sim.SimulatedDriver;
 import io.vduse.core.sim.SimulatedDriver.Completion;
 import io.vduse.core.sim.SimulatedKernel;
-import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -33,73 +30,21 @@ class ReconnectTest {
     @TempDir
     Path logs;
 
-    /** The backend of the first process: its second write never comes back (until released). */
-    private static final class StuckBackend implements BlockBackend {
-        final CountDownLatch stuck = new CountDownLatch(1);
-        final CountDownLatch release = new CountDownLatch(1);
-        private final BlockBackend disk;
-        private final AtomicInteger writes = new AtomicInteger();
-
-        StuckBackend(BlockBackend disk) {
-            this.disk = disk;
-        }
-
-        @Override
-        public void write(long offset, MemorySegment buffer, long length) throws IOException {
-            if (writes.incrementAndGet() == 2) {
-                stuck.countDown();
-                try {
-                    release.await(30, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                throw new IOException("the process is gone");
+    /** The first process's backend: its second write never returns until released, then fails. */
+    private static CountingBackend stuckAtTheSecondWrite(BlockBackend disk, CountDownLatch stuck,
+            CountDownLatch release) {
+        return new CountingBackend(disk, n -> {
+            if (n != 2) {
+                return false;
             }
-            disk.write(offset, buffer, length);
-        }
-
-        @Override
-        public void read(long offset, MemorySegment buffer, long length) throws IOException {
-            disk.read(offset, buffer, length);
-        }
-
-        @Override
-        public long size() {
-            return disk.size();
-        }
-
-        @Override
-        public long refreshSize() throws IOException {
-            return disk.refreshSize();
-        }
-
-        @Override
-        public void flush() throws IOException {
-            disk.flush();
-        }
-
-        @Override
-        public void discard(long offset, long length) throws IOException {
-            disk.discard(offset, length);
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean unmap) throws IOException {
-            disk.writeZeroes(offset, length, unmap);
-        }
-
-        @Override
-        public void resize(long newSize) throws IOException {
-            disk.resize(newSize);
-        }
-
-        @Override
-        public String describe() {
-            return "stuck " + disk.describe();
-        }
-
-        @Override
-        public void close() {}
+            stuck.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return true; // the process is gone
+        });
     }
 
     @ParameterizedTest(name = "packed={0}")
@@ -108,8 +53,9 @@ class ReconnectTest {
         SimulatedKernel kernel = new SimulatedKernel();
         MemoryBackend disk = new MemoryBackend(SIZE); // outlives the processes, as a file would
         BlkOptions options = BlkOptions.defaults("t-reconnect").withQueues(1, 16).withInflightDirectory(logs);
-        StuckBackend first = new StuckBackend(disk);
-        VirtioBlkDevice one = VirtioBlkDevice.start(options, first, kernel);
+        CountDownLatch stuck = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        VirtioBlkDevice one = VirtioBlkDevice.start(options, stuckAtTheSecondWrite(disk, stuck, release), kernel);
         long mask = packed ? -1L : ~VirtioFeatures.bit(VirtioFeatures.RING_PACKED);
         SimulatedDriver driver = SimulatedDriver.attach(kernel, options.name(),
                 SimulatedDriver.Options.defaults().withQueueSize(16).withFeatureMask(mask));
@@ -119,7 +65,7 @@ class ReconnectTest {
             byte[] b = pattern(8192, 2);
             assertThat(BlkRig.status(write(driver, 8, a).get(10, TimeUnit.SECONDS))).isEqualTo(VirtioBlk.S_OK);
             CompletableFuture<Completion> inFlight = write(driver, 64, b);
-            assertThat(first.stuck.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(stuck.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(Files.exists(logs.resolve(options.name()).resolve("queue-0.inflight"))).isTrue();
 
             // The first process goes away with the write in its backend (its queue is given up
@@ -129,7 +75,7 @@ class ReconnectTest {
                     kernel)) {
                 Completion done = inFlight.get(10, TimeUnit.SECONDS);
                 assertThat(BlkRig.status(done)).isEqualTo(VirtioBlk.S_OK);
-                first.release.countDown();
+                release.countDown();
                 assertThat(read(driver, 64, b.length)).isEqualTo(b);
                 assertThat(read(driver, 8, a.length)).isEqualTo(a);
                 assertThat(driver.strayCompletions(0)).isZero();
@@ -137,7 +83,7 @@ class ReconnectTest {
                 driver.close();
             }
         } finally {
-            first.release.countDown();
+            release.countDown();
         }
     }
 

@@ -219,10 +219,7 @@ final class PackedDeviceQueue extends DeviceQueueBase {
 
     @Override
     public void resubmit(DescriptorChain chain, int id, MemorySegment descriptors, int count) {
-        checkNotBroken();
-        if (chain.queue() != this) {
-            throw new IllegalArgumentException("chain belongs to another queue");
-        }
+        checkResubmittable(chain);
         try {
             if (count < 1 || count > size) {
                 throw new VirtqueueException(Reason.CHAIN_TOO_LONG,

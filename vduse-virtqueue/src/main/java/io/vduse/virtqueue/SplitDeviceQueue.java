@@ -143,10 +143,7 @@ final class SplitDeviceQueue extends DeviceQueueBase {
 
     @Override
     public void resubmit(DescriptorChain chain, int id, MemorySegment descriptors, int count) {
-        checkNotBroken();
-        if (chain.queue() != this) {
-            throw new IllegalArgumentException("chain belongs to another queue");
-        }
+        checkResubmittable(chain);
         try {
             if (id < 0 || id >= size) {
                 throw new VirtqueueException(Reason.DESCRIPTOR_INDEX_OUT_OF_RANGE,

@@ -82,6 +82,8 @@ class ReconnectTest {
                 assertThat(two.counters(0).answered()).isEqualTo(3); // the write again, two reads
                 driver.close();
             }
+            // The device is gone from the kernel: so are its logs.
+            assertThat(logs.resolve(options.name())).doesNotExist();
         } finally {
             release.countDown();
         }

@@ -98,5 +98,10 @@ final class InflightLogs {
         for (int i = 0; i < queues; i++) {
             InflightLog.deleteQuietly(file(i));
         }
+        try {
+            Files.deleteIfExists(directory); // made again by the next begin
+        } catch (IOException e) {
+            // Not empty (a file of another tool, a queue beyond the count) or not ours: leave it.
+        }
     }
 }

@@ -88,6 +88,12 @@ import java.util.List;
  * position is the highest of the recorded one and the end of the last chain in flight: every
  * chain before it was popped and is either in flight or published.
  *
+ * <p>What a kill leaves: every store made before it is in the file's pages (the mapping is
+ * shared), and the release stores order the ones that matter in program order against the JIT
+ * and the CPU, as the ring's own release stores order what the driver sees; where each one stands
+ * and what it guards against is said at the store. No {@code msync}: the log must outlive the
+ * process, not the machine, and a machine that goes down takes the device and its driver with it.
+ *
  * <p>A run of the queue that starts from a known state (at {@code DRIVER_OK}, on enable, after an
  * address-space switch) writes a new file and renames it over the old one, so that a thread of an
  * earlier run that was abandoned and has not yet noticed writes to the unlinked old file only.

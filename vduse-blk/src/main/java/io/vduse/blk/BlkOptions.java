@@ -3,6 +3,7 @@ package io.vduse.blk;
 import io.vduse.api.Vduse;
 import io.vduse.api.virtio.VirtioBlk;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Objects;
 
 /**
@@ -17,16 +18,19 @@ import java.util.Objects;
  * @param readOnly offer {@code VIRTIO_BLK_F_RO} and fail every write
  * @param reconnect take over a device of this name left by a process that stopped
  * @param busyPoll spin on the rings instead of waiting for kicks
- * @param packedRing offer {@code VIRTIO_F_RING_PACKED}; off by default because a packed ring
- *     cannot be resumed by a reconnecting process (the SDK resumes split rings only)
+ * @param packedRing offer {@code VIRTIO_F_RING_PACKED} besides split rings (the driver picks); on
+ *     by default: a reconnecting process resumes either layout from the queues' in-flight logs
  * @param apiVersion the VDUSE API version to create the device with (0 or 1), or
  *     {@link #HIGHEST_API_VERSION} for the highest the kernel offers (1 on Linux 7.3, 0 on 6.12)
+ * @param inflightDirectory where the queues' in-flight logs live (the device's own directory in
+ *     it), which a reconnecting process must be given too; null for the SDK's default,
+ *     {@code $XDG_RUNTIME_DIR/vduse-java} or {@code /run/vduse-java}
  * @param userBounceMemory hand the kernel the device's own memory as the bounce buffer
  *     ({@code VduseDevice.Builder#userBounceMemory}); off by default
  */
 public record BlkOptions(String name, int numQueues, int queueSize, int logicalBlockSize, String serial,
         boolean readOnly, boolean reconnect, boolean busyPoll, boolean packedRing, long apiVersion,
-        boolean userBounceMemory) {
+        Path inflightDirectory, boolean userBounceMemory) {
 
     /** {@link #apiVersion()}: the highest version both the kernel and the SDK know. */
     public static final long HIGHEST_API_VERSION = -1;
@@ -73,57 +77,70 @@ public record BlkOptions(String name, int numQueues, int queueSize, int logicalB
 
     /**
      * One queue of 256, 512-byte blocks, the name as serial, writable, no reconnect, no busy
-     * polling, split rings only, the kernel's own bounce pages.
+     * polling, split and packed rings offered, in-flight logs in the SDK's default place, the kernel's own bounce pages.
      */
     public static BlkOptions defaults(String name) {
         return new BlkOptions(name, 1, 256, VirtioBlk.SECTOR_SIZE, name.length() <= VirtioBlk.ID_BYTES ? name : "",
-                false, false, false, false, HIGHEST_API_VERSION, false);
+                false, false, false, true, HIGHEST_API_VERSION, null, false);
     }
 
     /** These options with the VDUSE API version pinned ({@link #HIGHEST_API_VERSION}: not pinned). */
     public BlkOptions withApiVersion(long value) {
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
-                packedRing, value, userBounceMemory);
+                packedRing, value, inflightDirectory, userBounceMemory);
     }
 
     /** These options with {@code numQueues} queues of {@code queueSize}. */
     public BlkOptions withQueues(int count, int size) {
-        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
+        return new BlkOptions(name, count, size, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
+                packedRing, apiVersion, inflightDirectory, userBounceMemory);
     }
 
     /** These options with another logical block size. */
     public BlkOptions withLogicalBlockSize(int size) {
-        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
+        return new BlkOptions(name, numQueues, queueSize, size, serial, readOnly, reconnect, busyPoll,
+                packedRing, apiVersion, inflightDirectory, userBounceMemory);
     }
 
     /** These options with another serial. */
     public BlkOptions withSerial(String value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, value, readOnly, reconnect,
+                busyPoll, packedRing, apiVersion, inflightDirectory, userBounceMemory);
     }
 
     /** These options, read-only or writable. */
     public BlkOptions withReadOnly(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect, busyPoll, packedRing, apiVersion, userBounceMemory);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, value, reconnect,
+                busyPoll, packedRing, apiVersion, inflightDirectory, userBounceMemory);
     }
 
     /** These options with or without reconnecting. */
     public BlkOptions withReconnect(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value, busyPoll, packedRing, apiVersion, userBounceMemory);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, value,
+                busyPoll, packedRing, apiVersion, inflightDirectory, userBounceMemory);
     }
 
     /** These options with or without offering packed rings. */
     public BlkOptions withPackedRing(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll, value, apiVersion, userBounceMemory);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect,
+                busyPoll, value, apiVersion, inflightDirectory, userBounceMemory);
     }
 
     /** These options with or without the device's own memory as the bounce buffer. */
     public BlkOptions withUserBounceMemory(boolean value) {
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
-                packedRing, apiVersion, value);
+                packedRing, apiVersion, inflightDirectory, value);
+    }
+
+    /** These options with the in-flight logs in {@code directory} (null: the SDK's default place). */
+    public BlkOptions withInflightDirectory(Path directory) {
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, busyPoll,
+                packedRing, apiVersion, directory, userBounceMemory);
     }
 
     /** These options with or without busy polling. */
     public BlkOptions withBusyPoll(boolean value) {
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect, value, packedRing, apiVersion, userBounceMemory);
+        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, serial, readOnly, reconnect,
+                value, packedRing, apiVersion, inflightDirectory, userBounceMemory);
     }
 }

@@ -56,6 +56,9 @@ public final class VirtioBlkDevice implements AutoCloseable {
             if (options.apiVersion() != BlkOptions.HIGHEST_API_VERSION) {
                 builder.apiVersion(options.apiVersion());
             }
+            if (options.inflightDirectory() != null) {
+                builder.inflightLog(options.inflightDirectory());
+            }
             this.device = builder
                     .kernel(kernel)
                     .deviceId(VirtioDeviceId.BLOCK)

@@ -52,8 +52,11 @@ class RequestTypesTest {
     }
 
     @Test
-    void packedRingsAreOfferedOnlyWhenAskedFor() throws Exception {
-        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-split"), new MemoryBackend(SIZE))) {
+    void packedRingsAreOfferedByDefaultAndNotWhenTurnedOff() throws Exception {
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-packed"), new MemoryBackend(SIZE))) {
+            assertThat(VirtioFeatures.has(rig.driver.negotiatedFeatures(), VirtioFeatures.RING_PACKED)).isTrue();
+        }
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-split").withPackedRing(false), new MemoryBackend(SIZE))) {
             assertThat(VirtioFeatures.has(rig.driver.negotiatedFeatures(), VirtioFeatures.RING_PACKED)).isFalse();
         }
     }

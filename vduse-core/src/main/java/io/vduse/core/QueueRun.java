@@ -60,6 +60,8 @@ final class QueueRun implements QueueContext {
     private final Thread thread;
 
     private DeviceQueue ring;
+    /** The queue's in-flight log, which wraps the ring's pop, push and publish; null for none. */
+    private final InflightLog log;
     /** Free requests, a stack; grown up to the ring size, then reused (queue thread only). */
     private Request[] free;
     private int freeCount;
@@ -101,9 +103,10 @@ final class QueueRun implements QueueContext {
     private volatile QueueStop stoppedFor;
 
     QueueRun(QueueWorker worker, DeviceQueue ring, int asid, AsyncQueueHandler handler, long features,
-            boolean busyPoll, boolean oweInterrupt) throws ErrnoException {
+            boolean busyPoll, boolean oweInterrupt, InflightLog log) throws ErrnoException {
         this.worker = worker;
         this.ring = ring;
+        this.log = log;
         this.asid = asid;
         this.handler = handler;
         this.features = features;
@@ -260,6 +263,7 @@ final class QueueRun implements QueueContext {
         try {
             handler.queueStarted(this);
             started = true;
+            resubmit();
             end = loop();
         } catch (Throwable e) {
             if (abandoned) {
@@ -336,15 +340,10 @@ final class QueueRun implements QueueContext {
             if (request == null) {
                 return false; // every request object is in flight: the ring cannot hold more
             }
-            if (!ring.pop(request.chain())) {
+            if (!(log != null ? log.pop(request.chain()) : ring.pop(request.chain()))) {
                 free[freeCount++] = request;
                 return false;
             }
-            request.ticket = seenTicket;
-            currentStamped++;
-            request.started();
-            inFlight++;
-            inFlightView = inFlight;
             begin(request);
             if (unpublished >= PUBLISH_EVERY) {
                 publish();
@@ -353,7 +352,25 @@ final class QueueRun implements QueueContext {
         return true;
     }
 
+    /**
+     * Serves again, in the order the killed process had taken them, the requests its in-flight
+     * log holds, before anything new is popped.
+     */
+    private void resubmit() {
+        while (log != null && log.hasResubmission()) {
+            Request request = take(); // never null: at most a ring's worth was in flight
+            log.resubmit(request.chain());
+            worker.countResubmitted();
+            begin(request);
+        }
+    }
+
     private void begin(Request request) {
+        request.ticket = seenTicket;
+        currentStamped++;
+        request.started();
+        inFlight++;
+        inFlightView = inFlight;
         try {
             handler.start(request);
         } catch (Exception e) {
@@ -410,7 +427,11 @@ final class QueueRun implements QueueContext {
     }
 
     private void push(Request request) {
-        ring.push(request.chain(), request.usedLength);
+        if (log != null) {
+            log.push(request.chain(), request.usedLength);
+        } else {
+            ring.push(request.chain(), request.usedLength);
+        }
         if (request.ticket == seenTicket) {
             currentStamped--;
         } else if (--olderStamped == 0) {
@@ -435,7 +456,8 @@ final class QueueRun implements QueueContext {
             worker.countCompleted(unpublished);
             unpublished = 0;
         }
-        if (ring.publish() || irqOwed) {
+        boolean notify = log != null ? log.publish() : ring.publish();
+        if (notify || irqOwed) {
             inject();
         }
     }

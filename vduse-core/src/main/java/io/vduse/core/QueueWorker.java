@@ -41,6 +41,7 @@ final class QueueWorker {
     private volatile long interrupts;
     private volatile long handlerFailures;
     private volatile long cancelled;
+    private volatile long resubmitted;
 
     QueueWorker(String deviceName, int index, VduseFile device, AsyncQueueHandler handler, Events events,
             boolean busyPoll, MappingReclaim reclaim, FailureAnswer failures) throws ErrnoException {
@@ -83,14 +84,17 @@ final class QueueWorker {
     /**
      * Starts serving {@code ring}, which translates through address space {@code asid}; the queue
      * must be stopped. With {@code oweInterrupt} the run interrupts the driver once first (after
-     * taking a device over, for completions the old process did not announce).
+     * taking a device over, for completions the old process did not announce). With a
+     * {@code log} (null for none) the run keeps it up to date, and first serves again what it
+     * holds from a killed process.
      */
-    synchronized void start(DeviceQueue ring, int asid, long features, boolean oweInterrupt) throws ErrnoException {
+    synchronized void start(DeviceQueue ring, int asid, long features, boolean oweInterrupt, InflightLog log)
+            throws ErrnoException {
         QueueRun current = run;
         if (current != null && current.stoppedFor() == null) {
             throw new IllegalStateException(name + " is running");
         }
-        QueueRun fresh = new QueueRun(this, ring, asid, handler, features, busyPoll, oweInterrupt);
+        QueueRun fresh = new QueueRun(this, ring, asid, handler, features, busyPoll, oweInterrupt, log);
         run = fresh;
         fresh.start();
     }
@@ -186,6 +190,11 @@ final class QueueWorker {
         return cancelled;
     }
 
+    /** Requests served again because a killed process had them in flight. */
+    long resubmitted() {
+        return resubmitted;
+    }
+
     /** Stops the queue (settling for at most {@code settleNanos}) and closes the kick eventfd. */
     void close(long settleNanos) throws ErrnoException {
         stop(QueueStop.CLOSED, settleNanos, true);
@@ -204,6 +213,10 @@ final class QueueWorker {
 
     void countInterrupt() {
         interrupts++; // one writer: the run's thread
+    }
+
+    void countResubmitted() {
+        resubmitted++; // one writer: the run's thread
     }
 
     void handlerFailed(Exception e) {

@@ -76,6 +76,8 @@ public final class VduseDevice implements AutoCloseable {
      */
     private final VqState[] parked;
     private final MessageLoop messages;
+    /** Each queue's in-flight log, or null without them ({@link Builder#inflightLog(boolean)}). */
+    private final InflightLogs inflight;
     /** Keeps memory an IOTLB update retired until no request or ring of a queue can use it. */
     private final MappingReclaim reclaim;
     /**
@@ -139,6 +141,10 @@ public final class VduseDevice implements AutoCloseable {
         reclaim.watch(workers);
         reclaim.start();
         this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
+        this.inflight = spec.inflightLog
+                ? new InflightLogs(spec.inflightDirectory != null ? spec.inflightDirectory : kernel.runtimeDirectory(),
+                        spec.name, spec.queueSize, spec.inflightCrashHook)
+                : null;
     }
 
     /** Starts describing a device named {@code name} ({@code /dev/vduse/NAME}). */
@@ -268,6 +274,14 @@ public final class VduseDevice implements AutoCloseable {
         return workers[index].cancelled();
     }
 
+    /**
+     * Requests on queue {@code index} served again after this process took the device over:
+     * the killed process had them in flight ({@link Builder#inflightLog(boolean)}).
+     */
+    public long resubmitted(int index) {
+        return workers[index].resubmitted();
+    }
+
     /** Mappings an IOTLB update took out of translation that requests in flight still hold. */
     public int retiredMappings() {
         return reclaim.waiting().size();
@@ -325,6 +339,7 @@ public final class VduseDevice implements AutoCloseable {
                 space.invalidateAll();
             }
             java.util.Arrays.fill(parked, null);
+            discardInflightLogs(); // they were of the driver session that just ended
             negotiatedFeatures = 0;
             needsReset = false;
             suspended = false;
@@ -375,6 +390,15 @@ public final class VduseDevice implements AutoCloseable {
      * @return whether the queue will run
      */
     private boolean prepareQueue(int index, VduseVqInfo vq, VqState state, boolean oweInterrupt) {
+        return prepareQueue(index, vq, state, oweInterrupt, null);
+    }
+
+    /**
+     * The same, for a ring that resumes from {@code recovered} (a log a killed process left), or,
+     * when that is null, with a new in-flight log from {@code state}.
+     */
+    private boolean prepareQueue(int index, VduseVqInfo vq, VqState state, boolean oweInterrupt,
+            InflightLog recovered) {
         DeviceQueue ring;
         try {
             ring = newRing(index, vq, state);
@@ -388,13 +412,16 @@ public final class VduseDevice implements AutoCloseable {
         parked[index] = null;
         int asid = groupAsid[groupOf(index)];
         starting.set(index, 1);
-        afterAnswer.add(() -> startRing(index, ring, asid, oweInterrupt));
+        // Written before the driver hears that the queue is ready, so before it can make anything available.
+        InflightLog log = recovered != null ? recovered.bind(ring)
+                : inflight != null ? inflight.begin(index, vq, ring) : null;
+        afterAnswer.add(() -> startRing(index, ring, asid, oweInterrupt, log));
         return true;
     }
 
-    private void startRing(int index, DeviceQueue ring, int asid, boolean oweInterrupt) {
+    private void startRing(int index, DeviceQueue ring, int asid, boolean oweInterrupt, InflightLog log) {
         try {
-            workers[index].start(ring, asid, negotiatedFeatures, oweInterrupt);
+            workers[index].start(ring, asid, negotiatedFeatures, oweInterrupt, log);
         } catch (ErrnoException | RuntimeException e) {
             LOG.log(Level.ERROR, "%s: queue %d cannot start (%s); it stays stopped until the device is reset"
                     .formatted(spec.name, index, e.getMessage()), e);
@@ -475,7 +502,12 @@ public final class VduseDevice implements AutoCloseable {
             // A ring that cannot be made stops this queue only: a FAILED answer would make the
             // kernel break the whole device.
             VduseVqInfo vq = queueInfo(index, isPacked());
-            if (prepareQueue(index, vq, parked[index] != null ? parked[index] : vq.state(), false)) {
+            // A queue this process never ran may have been stopped by one it took over from: the
+            // log of that run says where it stood (there is none for a queue that never ran).
+            InflightLog earlier = parked[index] == null && inflight != null
+                    ? inflight.recover(index, vq, isPacked(), addressSpaceOf(index)) : null;
+            VqState state = earlier != null ? earlier.recoveredState() : parked[index] != null ? parked[index] : vq.state();
+            if (prepareQueue(index, vq, state, false, earlier)) {
                 LOG.log(Level.DEBUG, "{0}: queue {1} enabled by the driver", spec.name, index);
             }
         }
@@ -675,6 +707,13 @@ public final class VduseDevice implements AutoCloseable {
     public void close() throws VduseException {
         stopProcess();
         destroy(kernel, spec.name);
+        discardInflightLogs();
+    }
+
+    private void discardInflightLogs() {
+        if (inflight != null) {
+            inflight.discardAll(workers.length);
+        }
     }
 
     /**
@@ -777,6 +816,9 @@ public final class VduseDevice implements AutoCloseable {
         private boolean reconnect;
         private boolean busyPoll;
         private boolean userBounceMemory;
+        private boolean inflightLog = true;
+        private java.nio.file.Path inflightDirectory;
+        private InflightLog.CrashHook inflightCrashHook;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -965,6 +1007,39 @@ public final class VduseDevice implements AutoCloseable {
         }
 
         /**
+         * Keeps each queue's in-flight log in {@code directory}/NAME/queue-N.inflight (the
+         * directory is made if missing) instead of under {@link VduseKernel#runtimeDirectory()}.
+         * The log is a small file mapped shared that says which requests are in flight, so that a
+         * process taking the device over ({@link #reconnect(boolean)}) after this one was killed
+         * serves each of them again, none twice, in whatever order they completed, on split and
+         * packed rings. Keep it where the next process will look (the same directory), on a
+         * file system in memory ({@code /run} is tmpfs): it outlives a process, not the machine,
+         * as the device itself does.
+         */
+        public Builder inflightLog(java.nio.file.Path directory) {
+            this.inflightDirectory = Objects.requireNonNull(directory, "directory");
+            this.inflightLog = true;
+            return this;
+        }
+
+        /**
+         * Whether to keep the in-flight logs ({@link #inflightLog(java.nio.file.Path)}); on by
+         * default. Without them a reconnecting process resumes a split ring at its used index
+         * (exact only if requests completed in the order they came) and cannot resume a packed
+         * ring at all.
+         */
+        public Builder inflightLog(boolean enabled) {
+            this.inflightLog = enabled;
+            return this;
+        }
+
+        /** For tests: called at every step of the in-flight log, from the queue threads. */
+        Builder inflightCrashHook(InflightLog.CrashHook hook) {
+            this.inflightCrashHook = hook;
+            return this;
+        }
+
+        /**
          * Creates the device in the kernel (or takes over an existing one with
          * {@link #reconnect(boolean)}), opens it, sets up its queues and starts answering its
          * control messages.
@@ -1026,6 +1101,8 @@ public final class VduseDevice implements AutoCloseable {
                 device.setUpQueues(existed);
                 if (existed) {
                     device.resume();
+                } else {
+                    device.discardInflightLogs(); // of an earlier device of the same name
                 }
                 device.messages.start();
                 return device;
@@ -1156,13 +1233,16 @@ public final class VduseDevice implements AutoCloseable {
      * stopped (killed, say). The kernel does not repeat {@code DRIVER_OK}, so a driver past
      * {@code FEATURES_OK} (features reported) with ready queues is taken as running.
      *
-     * <p>Each ready split ring resumes at {@code last_avail_idx = used->idx}: synchronous handlers
-     * complete chains in the order they were popped, so the used index in ring memory counts
-     * exactly the requests completed (a device of asynchronous handlers is not resumed: see the
-     * loop). Chains popped but not published by the old process are popped and
-     * served again (the driver never saw them complete); every completed one lies before that
-     * index and is never served twice. One interrupt per resumed queue covers completions the
-     * old process published without interrupting.
+     * <p>Each ready queue with an in-flight log ({@link InflightLog}) resumes from it: the
+     * requests the old process had taken and not published are served again, in the order it
+     * took them, before anything new is popped from where it had got to; none it published is
+     * served again, on split and packed rings, whatever order they completed in. Without a log a
+     * split ring resumes at {@code last_avail_idx = used->idx}, which is exact only if requests
+     * completed in the order they came (chains popped but not published are popped again; with
+     * out-of-order completion some published ones are popped again too, and some unpublished
+     * ones lie below that index and are lost); a packed ring keeps no used index in memory and
+     * stays stopped. One interrupt per resumed queue covers completions the old process
+     * published without interrupting.
      */
     private void resume() throws ErrnoException {
         long negotiated = driverFeatures();
@@ -1178,6 +1258,13 @@ public final class VduseDevice implements AutoCloseable {
             if (!vq.ready()) {
                 continue;
             }
+            InflightLog log = inflight != null ? inflight.recover(i, vq, packed, addressSpaceOf(i)) : null;
+            if (log != null) {
+                if (prepareQueue(i, vq, log.recoveredState(), true, log)) {
+                    resumed++;
+                }
+                continue;
+            }
             if (spec.asyncHandlers != null) {
                 // Out-of-order completions leave used->idx counting requests that are not a
                 // prefix of the ring: resuming there would serve some twice and lose others.
@@ -1190,10 +1277,12 @@ public final class VduseDevice implements AutoCloseable {
             if (packed) {
                 // A packed ring keeps no used index in memory to resume from.
                 needsReset = true;
-                LOG.log(Level.ERROR, "{0}: queue {1} is a packed ring, which cannot be resumed after a restart; "
-                        + "it stays stopped until the driver resets the device", spec.name, i);
+                LOG.log(Level.ERROR, "{0}: queue {1} is a packed ring, which cannot be resumed after a restart "
+                        + "without its in-flight log; it stays stopped until the driver resets the device", spec.name, i);
                 continue;
             }
+            LOG.log(Level.WARNING, "{0}: queue {1} resumes at the used ring''s index, without an in-flight log: "
+                    + "exact only if the old process completed requests in the order they came", spec.name, i);
             int usedIdx = Short.toUnsignedInt(addressSpaceOf(i).slice(vq.deviceAddr() + io.vduse.api.virtio.SplitRing.USED_IDX,
                     2, io.vduse.iova.Access.READ).get(Layouts.LE16, 0));
             // One interrupt per resumed queue covers completions the old process published

@@ -1,6 +1,7 @@
 package io.vduse.core;
 
 import io.vduse.core.internal.linux.LinuxVduseKernel;
+import java.nio.file.Path;
 
 /**
  * Where the VDUSE character devices come from: the real kernel ({@link #linux()}) or the
@@ -34,4 +35,13 @@ public interface VduseKernel {
 
     /** A short description for log messages, e.g. {@code linux} or {@code simulated}. */
     String description();
+
+    /**
+     * Where devices of this kernel keep, by default, what must outlive their process: the
+     * in-flight logs ({@link VduseDevice.Builder#inflightLog(Path)}). For the real kernel
+     * {@code $XDG_RUNTIME_DIR/vduse-java} where that is set, {@code /run/vduse-java} otherwise.
+     */
+    default Path runtimeDirectory() {
+        return InflightLogs.defaultBase();
+    }
 }

@@ -158,6 +158,35 @@ class Linux73Test {
         assertThat(driver.inFlight(0)).isZero();
     }
 
+    @org.junit.jupiter.params.ParameterizedTest(name = "packed={0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aQueueDisabledWhenItsProcessStoppedGoesOnFromItsLogOnceEnabled(boolean packed) throws Exception {
+        long features = FEATURES | (packed ? VirtioFeatures.bit(VirtioFeatures.RING_PACKED) : 0);
+        VduseDevice first = ram("parked", 2).features(features).start();
+        SimulatedDriver driver = attach("parked");
+        BlockClient blk = new BlockClient(driver);
+        roundTrip(blk, 0, new Random(8), 10);
+        driver.disableQueue(0);
+        byte[] data = new byte[VirtioBlk.SECTOR_SIZE];
+        new Random(9).nextBytes(data);
+        CompletableFuture<Completion> waiting = blk.write(0, 8, data);
+
+        // The process goes away while queue 0 is disabled; the next one resumes queue 1 at once
+        // and queue 0 when the driver enables it, from where the log of the first says it stood
+        // (the kernel's own record is the state set before DRIVER_OK).
+        first.detach();
+        VduseDevice second = started(ram("parked", 2).features(features).reconnect(true));
+        assertThat(second.queueRunning(0)).isFalse();
+        roundTrip(blk, 1, new Random(10), 10);
+        driver.enableQueue(0);
+        assertThat(BlockClient.status(await(waiting))).isEqualTo(VirtioBlk.S_OK);
+        roundTrip(blk, 0, new Random(11), 10);
+        Completion read = await(blk.read(0, 8, data.length));
+        assertThat(read.writable().get(0)).isEqualTo(data);
+        assertThat(second.status() & io.vduse.api.virtio.VirtioStatus.DEVICE_NEEDS_RESET).isZero();
+        assertThat(driver.strayCompletions(0) + driver.strayCompletions(1)).isZero();
+    }
+
     @Test
     void suspendUnderLoadQuietsTheRingsAndReportsTheirExactState() throws Exception {
         VduseDevice device = started(ram("susp", 2));

@@ -28,6 +28,7 @@ public final class DescriptorChain {
     private long writableBytes;
     private int id;
     private int ringSlots;
+    private int ringStart;
 
     DescriptorChain(DeviceQueueBase queue, IovaMemory memory, int capacity) {
         this.queue = queue;
@@ -141,15 +142,26 @@ public final class DescriptorChain {
         count++;
     }
 
-    void finish(int chainId, int slots) {
+    void finish(int chainId, int slots, int start) {
         this.id = chainId;
         this.ringSlots = slots;
+        this.ringStart = start;
         reader.cursor().reset(0, readableCount, readableBytes);
         writer.cursor().reset(readableCount, count, writableBytes);
     }
 
-    int ringSlots() {
+    /**
+     * How many slots of the ring the chain took: 1 on a split ring (its head), on a packed ring
+     * one per descriptor in the ring (an indirect table counts as one); the used position moves
+     * on by as many when the chain is pushed.
+     */
+    public int ringSlots() {
         return ringSlots;
+    }
+
+    /** The ring slot of the chain's first descriptor (split: its head). */
+    int ringStart() {
+        return ringStart;
     }
 
     long addressAt(int index) {

@@ -3,6 +3,7 @@ package io.vduse.virtqueue;
 import io.vduse.api.VqState;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.iova.IovaMemory;
+import java.lang.foreign.MemorySegment;
 
 /**
  * The device's end of one virtqueue, split or packed: pops descriptor chains the driver made
@@ -99,6 +100,35 @@ public sealed interface DeviceQueue permits DeviceQueueBase {
      */
     boolean publish();
 
+    /**
+     * Copies ring descriptor {@code i} (0 to {@link DescriptorChain#ringSlots()} - 1) of the chain
+     * this packed queue popped last, as the driver wrote it (16 bytes in the ring's layout: addr,
+     * len, id, flags), to {@code to} at {@code offset}: for an in-flight log that must be able to
+     * make the chain again after the device's process died. Call it right after the pop, before
+     * any push: the used position moves by the slots of whichever chains complete, so a used
+     * descriptor may land on the slots of a chain still in flight, and the driver fills slots
+     * anew as soon as it has seen them used.
+     *
+     * @throws UnsupportedOperationException on a split ring, whose descriptor table keeps a chain
+     *     in place until the chain is used ({@link #resubmit} reads it there)
+     */
+    void copyRingDescriptor(DescriptorChain chain, int i, MemorySegment to, long offset);
+
+    /**
+     * Fills {@code chain} again with a chain that the device popped before a restart and never
+     * returned, so that it is served again: on a split ring the chain of head {@code id}, read
+     * anew from the descriptor table (which the driver leaves alone until the chain is used;
+     * {@code descriptors} is not used and may be null); on a packed ring the chain made of the
+     * {@code count} descriptors at {@code descriptors} (copies made by
+     * {@link #copyRingDescriptor}, back to back), whose buffer id must be {@code id}. The
+     * queue's position does not move: the state it was made from counts the chain as popped.
+     *
+     * @throws VirtqueueException if the chain breaks a rule, as {@link #pop} would, or the copies
+     *     do not make one chain of exactly {@code count} descriptors with buffer id {@code id};
+     *     the queue is then broken
+     */
+    void resubmit(DescriptorChain chain, int id, MemorySegment descriptors, int count);
+
     /** Asks the driver not to kick the queue; a hint the driver may ignore. */
     void disableNotifications();
 
@@ -127,6 +157,13 @@ public sealed interface DeviceQueue permits DeviceQueueBase {
      * ({@link #decodeState}).
      */
     long stateWord();
+
+    /**
+     * Where the device pushes the next used element: on a split ring the used index (pushed
+     * elements counted, published or not), on a packed ring the used index with the used wrap
+     * counter in bit 15.
+     */
+    int usedIndex();
 
     /** The state a {@link #stateWord()} of a split or packed ring stands for. */
     static VqState decodeState(long word, boolean packed) {

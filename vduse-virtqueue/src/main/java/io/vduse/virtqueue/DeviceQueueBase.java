@@ -81,6 +81,14 @@ abstract sealed class DeviceQueueBase implements DeviceQueue permits SplitDevice
         }
     }
 
+    /** The checks before {@link #resubmit}: the queue works and the chain is its own. */
+    final void checkResubmittable(DescriptorChain chain) {
+        checkNotBroken();
+        if (chain.queue() != this) {
+            throw new IllegalArgumentException("chain belongs to another queue");
+        }
+    }
+
     final void checkPushable(DescriptorChain chain, int writtenLength) {
         if (chain.queue() != this) {
             throw new IllegalArgumentException("chain belongs to another queue");

@@ -8,6 +8,7 @@ import static io.vduse.virtqueue.RingAccess.soU16;
 import static io.vduse.virtqueue.RingAccess.spI32;
 import static io.vduse.virtqueue.RingAccess.spU16;
 
+import io.vduse.api.Layouts;
 import io.vduse.api.VqState;
 import io.vduse.api.virtio.PackedRing;
 import io.vduse.api.virtio.SplitRing;
@@ -133,7 +134,13 @@ final class PackedDeviceQueue extends DeviceQueueBase {
             if (!isAvailable(flags, availWrap)) {
                 return false;
             }
-            walk(flags, chain);
+            int slots = walk(ring, availIdx, size, flags, chain);
+            availIdx += slots;
+            if (availIdx >= size) {
+                availIdx -= size;
+                availWrap = !availWrap;
+            }
+            inFlightSlots += slots;
             return true;
         } catch (VirtqueueException e) {
             throw fail(e);
@@ -142,10 +149,14 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         }
     }
 
-    private void walk(int headFlags, DescriptorChain chain) {
+    /**
+     * Reads the chain whose first descriptor is at {@code start} of {@code from}, a ring of
+     * {@code limit} descriptors (the descriptor ring itself, or a resubmitted chain's copies),
+     * and returns how many descriptors it took.
+     */
+    private int walk(MemorySegment from, int start, int limit, int headFlags, DescriptorChain chain) {
         chain.begin();
-        int pos = availIdx;
-        boolean wrap = availWrap;
+        int pos = start;
         int flags = headFlags;
         int slots = 0;
         int id;
@@ -153,15 +164,14 @@ final class PackedDeviceQueue extends DeviceQueueBase {
             long off = pos * PackedRing.DESC_SIZE;
             if (slots > 0) {
                 // Covered by the acquire on the head's flags: the driver wrote these first.
-                flags = lpU16(ring, off + PackedRing.DESC_FLAGS);
+                flags = lpU16(from, off + PackedRing.DESC_FLAGS);
             }
             slots++;
-            long addr = lpI64(ring, off + PackedRing.DESC_ADDR);
-            int len = lpI32(ring, off + PackedRing.DESC_LEN);
-            int descId = lpU16(ring, off + PackedRing.DESC_ID);
-            if (++pos == size) {
+            long addr = lpI64(from, off + PackedRing.DESC_ADDR);
+            int len = lpI32(from, off + PackedRing.DESC_LEN);
+            int descId = lpU16(from, off + PackedRing.DESC_ID);
+            if (++pos == limit) {
                 pos = 0;
-                wrap = !wrap;
             }
             if ((flags & PackedRing.DESC_F_INDIRECT) != 0) {
                 walkIndirect(descId, addr, len, flags, chain);
@@ -173,16 +183,55 @@ final class PackedDeviceQueue extends DeviceQueueBase {
                 id = descId;
                 break;
             }
-            if (slots == size) {
+            if (slots == limit) {
                 throw new VirtqueueException(Reason.CHAIN_TOO_LONG,
                         "chain from ring slot %d goes on past %d descriptors (queue size %d)"
-                                .formatted(availIdx, slots, size));
+                                .formatted(start, slots, size));
             }
         }
-        chain.finish(id, slots);
-        availIdx = pos;
-        availWrap = wrap;
-        inFlightSlots += slots;
+        chain.finish(id, slots, start);
+        return slots;
+    }
+
+    @Override
+    public void copyRingDescriptor(DescriptorChain chain, int i, MemorySegment to, long offset) {
+        if (chain.queue() != this) {
+            throw new IllegalArgumentException("chain belongs to another queue");
+        }
+        java.util.Objects.checkIndex(i, chain.ringSlots());
+        int slot = chain.ringStart() + i;
+        if (slot >= size) {
+            slot -= size;
+        }
+        long from = slot * PackedRing.DESC_SIZE;
+        try {
+            // Two 8-byte words (addr; len, id and flags): cheaper than a bulk copy of 16 bytes.
+            to.set(Layouts.LE64, offset, lpI64(ring, from));
+            to.set(Layouts.LE64, offset + 8, lpI64(ring, from + 8));
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
+    @Override
+    public void resubmit(DescriptorChain chain, int id, MemorySegment descriptors, int count) {
+        checkResubmittable(chain);
+        try {
+            if (count < 1 || count > size) {
+                throw new VirtqueueException(Reason.CHAIN_TOO_LONG,
+                        "resubmitted chain of %d descriptors in a queue of size %d".formatted(count, size));
+            }
+            int slots = walk(descriptors, 0, count, lpU16(descriptors, PackedRing.DESC_FLAGS), chain);
+            if (slots != count || chain.id() != id) {
+                throw new VirtqueueException(Reason.BAD_STATE,
+                        "the %d copied descriptor(s) of buffer %d make a chain of %d with buffer id %d"
+                                .formatted(count, id, slots, chain.id()));
+            }
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
     }
 
     private void walkIndirect(int id, long addr, int len, int flags, DescriptorChain chain) {
@@ -323,6 +372,11 @@ final class PackedDeviceQueue extends DeviceQueueBase {
         } catch (IllegalStateException e) {
             throw ringGone(e);
         }
+    }
+
+    @Override
+    public int usedIndex() {
+        return usedIdx | (usedWrap ? 0x8000 : 0);
     }
 
     @Override

@@ -127,6 +127,28 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         }
     }
 
+    @Override
+    public void copyRingDescriptor(DescriptorChain chain, int i, MemorySegment to, long offset) {
+        throw new UnsupportedOperationException("a split ring keeps its chains in the descriptor table until they "
+                + "are used: resubmit reads them there");
+    }
+
+    @Override
+    public void resubmit(DescriptorChain chain, int id, MemorySegment descriptors, int count) {
+        checkResubmittable(chain);
+        try {
+            if (id < 0 || id >= size) {
+                throw new VirtqueueException(Reason.DESCRIPTOR_INDEX_OUT_OF_RANGE,
+                        "resubmitted head %d in a queue of size %d".formatted(id, size));
+            }
+            walk(id, chain);
+        } catch (VirtqueueException e) {
+            throw fail(e);
+        } catch (IllegalStateException e) {
+            throw ringGone(e);
+        }
+    }
+
     /** Reads the driver's available index; returns whether it is ahead of {@code lastAvail}. */
     private boolean refreshAvail() {
         // Acquire: the driver writes descriptors and the ring entry before it publishes idx with a
@@ -180,7 +202,7 @@ final class SplitDeviceQueue extends DeviceQueueBase {
             }
             index = next;
         }
-        chain.finish(head, 1);
+        chain.finish(head, 1, head);
     }
 
     private void walkIndirect(int head, int index, long addr, int len, int flags, DescriptorChain chain) {
@@ -300,6 +322,11 @@ final class SplitDeviceQueue extends DeviceQueueBase {
         } catch (IllegalStateException e) {
             throw ringGone(e);
         }
+    }
+
+    @Override
+    public int usedIndex() {
+        return usedIdx;
     }
 
     @Override

@@ -44,7 +44,9 @@ public final class VirtqueueException extends RuntimeException {
         /** A buffer or table address is unmapped, lacks the needed access, or its memory is gone. */
         IOVA_FAULT,
         /** The restored state does not fit the ring (e.g. last_avail_idx too far from used idx). */
-        BAD_STATE
+        BAD_STATE,
+        /** A chain whose head (split) or buffer id (packed) is that of a chain still in flight. */
+        ID_IN_FLIGHT
     }
 
     private final Reason reason;

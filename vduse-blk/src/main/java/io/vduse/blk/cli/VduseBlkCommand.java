@@ -92,10 +92,17 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "instead of refusing the name.")
     boolean reconnect;
 
-    @Option(names = "--packed-ring",
-            description = "Offer packed virtqueues (VIRTIO_F_RING_PACKED) as well as split ones. Off by default: "
-                    + "--reconnect can resume split rings only.")
+    @Option(names = "--packed-ring", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Offer packed virtqueues (VIRTIO_F_RING_PACKED) as well as split ones; the driver picks. "
+                    + "On by default (--no-packed-ring: split only); --reconnect resumes either from the "
+                    + "queues' in-flight logs.")
     boolean packedRing;
+
+    @Option(names = "--inflight-log-dir", paramLabel = "DIR",
+            description = "Where each queue keeps its in-flight log, DIR/NAME/queue-N.inflight: the requests in "
+                    + "flight, so that --reconnect after a kill serves each of them again, none twice. Give a "
+                    + "reconnecting process the same DIR. Default: $XDG_RUNTIME_DIR/vduse-java, or /run/vduse-java.")
+    Path inflightLogDir;
 
     @Option(names = "--vduse-api", paramLabel = "N",
             description = "VDUSE API version to create the device with, 0 or 1 (default: the highest the kernel "
@@ -181,7 +188,7 @@ final class VduseBlkCommand implements Callable<Integer> {
         }
         boolean readOnly = access != null && access.readOnly;
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
-                busyPoll, packedRing, api, userBounceMemory);
+                busyPoll, packedRing, api, inflightLogDir, userBounceMemory);
     }
 
     private void check(String option, java.util.function.Supplier<BlkOptions> build) {

@@ -32,8 +32,8 @@ class CommandLineTest {
         assertThat(help.code()).isZero();
         for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
                 "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
-                "--stats-interval", "--simulate", "--vduse-api", "--user-bounce-memory",
-                "vdpa dev add name NAME mgmtdev vduse")) {
+                "--stats-interval", "--simulate", "--vduse-api", "--user-bounce-memory", "--[no-]packed-ring",
+                "--inflight-log-dir", "vdpa dev add name NAME mgmtdev vduse")) {
             assertThat(help.out()).contains(option);
         }
     }

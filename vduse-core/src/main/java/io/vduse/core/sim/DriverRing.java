@@ -215,14 +215,23 @@ final class DriverRing {
             if (abandoned) {
                 return;
             }
-            do {
-                for (int id; (id = queue.pollUsed()) >= 0; ) {
-                    if (complete(id, queue.usedLength())) {
-                        returnedFixed[returned++] = fixed[id];
-                        fixed[id] = null;
+            try {
+                do {
+                    for (int id; (id = queue.pollUsed()) >= 0; ) {
+                        if (complete(id, queue.usedLength())) {
+                            returnedFixed[returned++] = fixed[id];
+                            fixed[id] = null;
+                        }
                     }
-                }
-            } while (queue.enableInterrupts());
+                } while (queue.enableInterrupts());
+            } catch (IllegalStateException e) {
+                // A packed ring's used descriptor with a buffer id not in flight: as Linux's
+                // virtio_ring does ("id is not a head"), the driver gives the ring up.
+                strayCompletions++;
+                LOG.log(Level.ERROR, "the device broke the ring: {0}", e.getMessage());
+                abandon("the device returned a buffer that is not in flight: " + e.getMessage());
+                // On: the fixed requests collected before the stray one did complete.
+            }
             room.signalAll();
         } finally {
             lock.unlock();

@@ -7,6 +7,10 @@ import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
 import io.vduse.core.VduseKernel;
 import io.vduse.core.internal.CreateDevRules;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -61,6 +65,7 @@ public final class SimulatedKernel implements VduseKernel {
     private final Duration messageTimeout;
     private final Map<String, SimulatedDevice> devices = new ConcurrentHashMap<>();
     private final PinnedMemory pins = new PinnedMemory();
+    private Path runtimeDirectory;
 
     /** A kernel answering as Linux 6.12 does, with a 30 s message time-out. */
     public SimulatedKernel() {
@@ -135,6 +140,47 @@ public final class SimulatedKernel implements VduseKernel {
     @Override
     public String description() {
         return "simulated " + release;
+    }
+
+    /**
+     * A directory of this kernel's own, made on first use under one temporary directory of the
+     * JVM's that is deleted when the JVM exits: devices of different simulated kernels never see
+     * each other's in-flight logs, and a process taking a device over (a new {@code VduseDevice}
+     * on the same kernel) finds those of the one before.
+     */
+    @Override
+    public synchronized Path runtimeDirectory() {
+        if (runtimeDirectory == null) {
+            try {
+                runtimeDirectory = Files.createTempDirectory(Scratch.ROOT, "kernel-");
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot make a runtime directory for a simulated kernel", e);
+            }
+        }
+        return runtimeDirectory;
+    }
+
+    /** The JVM's temporary directory for simulated kernels, removed at exit. */
+    private static final class Scratch {
+        static final Path ROOT = create();
+
+        private static Path create() {
+            try {
+                Path root = Files.createTempDirectory("vduse-sim-");
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root), "vduse-sim-cleanup"));
+                return root;
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot make a temporary directory for simulated kernels", e);
+            }
+        }
+
+        private static void deleteTree(Path root) {
+            try (var paths = Files.walk(root)) {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException | UncheckedIOException e) {
+                // Best effort at exit: what is left is in the temporary directory.
+            }
+        }
     }
 
     void create(VduseDevConfig config, boolean reservedBitsSet, long fileApiVersion, long vduseFeatures)

@@ -13,7 +13,10 @@ final class StatsFormatter {
 
     private StatsFormatter() {}
 
-    /** One line per queue: requests by type, bytes, errors, and the SDK's completions and interrupts. */
+    /**
+     * One line per queue: requests by type, bytes, errors, and the SDK's completions, interrupts
+     * and requests served again after a take-over ({@code --reconnect}).
+     */
     static List<String> lines(VirtioBlkDevice device) {
         VduseDevice vduse = device.vduseDevice();
         List<String> lines = new ArrayList<>();
@@ -21,11 +24,12 @@ final class StatsFormatter {
             QueueCounters c = device.counters(q);
             lines.add(String.format(Locale.ROOT,
                     "queue %d: %d reads (%s), %d writes (%s), %d flushes, %d discards, %d write-zeroes, "
-                            + "%d get-id, %d IOERR, %d UNSUPP, %d refused | %d completed, %d interrupts",
+                            + "%d get-id, %d IOERR, %d UNSUPP, %d refused | %d completed, %d interrupts, %d resubmitted",
                     q, c.get(Counter.READS), bytes(c.get(Counter.BYTES_READ)), c.get(Counter.WRITES),
                     bytes(c.get(Counter.BYTES_WRITTEN)), c.get(Counter.FLUSHES), c.get(Counter.DISCARDS),
                     c.get(Counter.WRITE_ZEROES), c.get(Counter.GET_IDS), c.get(Counter.IO_ERRORS),
-                    c.get(Counter.UNSUPPORTED), c.get(Counter.REFUSED), vduse.completed(q), vduse.interrupts(q)));
+                    c.get(Counter.UNSUPPORTED), c.get(Counter.REFUSED), vduse.completed(q), vduse.interrupts(q),
+                    vduse.resubmitted(q)));
         }
         return lines;
     }

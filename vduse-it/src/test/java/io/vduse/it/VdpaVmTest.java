@@ -141,7 +141,9 @@ class VdpaVmTest {
             expect(GENERIC + ".SUSPEND_stopped", "0");
         } else {
             expect(GENERIC + ".SUSPEND_stopped", "1");
-            expect(GENERIC + ".SUSPEND_exit", "1");
+            // QEMU's exit stops a device still started once more (seen: a VM killed before its
+            // driver ran still got one SUSPEND at QEMU's exit), so the count at exit can be 2.
+            assertThat(count(GENERIC + ".SUSPEND_exit")).isBetween(1L, 2L);
         }
     }
 }

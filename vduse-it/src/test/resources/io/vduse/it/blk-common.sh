@@ -14,15 +14,27 @@ log() { echo "--- $*"; }
 # start_dev NAME ARGS...: starts vduse-blk in the background, waits for it to say it is ready.
 # Sets DEV_PID. Returns 1 if it exited or did not get ready in 120 s.
 start_dev() {
+    launch_dev "$@"
+    await_dev "$1" "$DEV_PID"
+}
+
+# launch_dev NAME ARGS...: starts vduse-blk in the background and returns at once; sets DEV_PID.
+# (Two devices launched one after the other start their JVMs side by side, then await_dev each.)
+launch_dev() {
     local name="$1"; shift
     "$BLK" --name "$name" "$@" >"$LOGS/$name.log" 2>&1 &
     DEV_PID=$!
+}
+
+# await_dev NAME PID: waits for the device launched as PID to say it is ready; 1 if it exited or
+# did not get ready in 120 s.
+await_dev() {
     for _ in $(seq 1 240); do
-        if grep -q '^Attach it:' "$LOGS/$name.log"; then return 0; fi
-        if ! kill -0 "$DEV_PID" 2>/dev/null; then break; fi
+        if grep -q '^Attach it:' "$LOGS/$1.log"; then return 0; fi
+        if ! kill -0 "$2" 2>/dev/null; then break; fi
         sleep 0.5
     done
-    log "vduse-blk $name did not get ready:"; cat "$LOGS/$name.log"
+    log "vduse-blk $1 did not get ready:"; cat "$LOGS/$1.log"
     return 1
 }
 
@@ -47,12 +59,33 @@ detach() {
     return 1
 }
 
-# stop_dev NAME: SIGTERM, waits, prints the device's log; sets STOP_RC.
+# stop_dev NAME [PID]: SIGTERM to PID (default DEV_PID), waits, prints the device's log; sets STOP_RC.
 stop_dev() {
-    kill -TERM "$DEV_PID"
-    wait "$DEV_PID"
+    local pid="${2:-$DEV_PID}"
+    kill -TERM "$pid"
+    wait "$pid"
     STOP_RC=$?
     log "vduse-blk $1 log:"; cat "$LOGS/$1.log"
+}
+
+# control_count NAME TYPE: TYPE's count (SET_STATUS, UPDATE_IOTLB, SUSPEND, ...) in the last
+# "control messages:" line device NAME printed (at exit, or asked with counters).
+control_count() {
+    grep -a '^control messages:' "$LOGS/$1.log" | tail -n 1 | sed -n "s/.*[ ,]$2 \([0-9]*\).*/\1/p"
+}
+
+# counters NAME PID: asks the running device for its counters (SIGUSR1) and waits until it has
+# printed them, so that control_count reads the counts of now; 1 if they did not come in 20 s.
+counters() {
+    local lines
+    lines=$(grep -ac '^control messages:' "$LOGS/$1.log")
+    kill -USR1 "$2" || return 1
+    for _ in $(seq 1 100); do
+        (( $(grep -ac '^control messages:' "$LOGS/$1.log") > lines )) && return 0
+        sleep 0.2
+    done
+    log "vduse-blk $1 printed no counters after SIGUSR1"
+    return 1
 }
 
 # allocated BYTES of a file, from its allocated 512-byte blocks (what du counts).

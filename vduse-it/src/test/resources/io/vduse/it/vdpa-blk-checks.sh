@@ -56,36 +56,21 @@ start_qsd() {
     NAME=vdpa-qsd
     local ro=off
     [[ "$2" == writable=on ]] || ro=on
-    rm -f /tmp/qsd-qmp.in /tmp/qsd-qmp.out
-    mkfifo /tmp/qsd-qmp.in /tmp/qsd-qmp.out
+    qmp_fifos /tmp/qsd-qmp
     chroot "$ROOT" qemu-storage-daemon \
         --blockdev "file,node-name=f0,filename=$1,discard=unmap,read-only=$ro" \
         --export "vduse-blk,id=e0,node-name=f0,name=$NAME,num-queues=1,queue-size=256,$2" \
         --chardev pipe,id=m0,path=/tmp/qsd-qmp --monitor chardev=m0 \
         >"$LOGS/$NAME.log" 2>&1 &
     PID=$!
-    # Read-write opens of the FIFOs do not wait for the other end (nor hang if it never comes).
-    exec 7<>/tmp/qsd-qmp.in 8<>/tmp/qsd-qmp.out
-    qmp qmp_capabilities >/dev/null || { log "no QMP greeting from qemu-storage-daemon"; cat "$LOGS/$NAME.log"; return 1; }
-}
-# qmp COMMAND [ARGUMENTS-JSON]: sends it to qemu-storage-daemon, prints the answer.
-qmp() {
-    local line
-    echo "{\"execute\":\"$1\"${2:+,\"arguments\":$2}}" >&7
-    while read -r -t 30 -u 8 line; do
-        case "$line" in
-            *'"return"'*|*'"error"'*) echo "$line"; [[ "$line" == *'"return"'* ]]; return ;;
-        esac
-    done
-    echo "no answer to $1 in 30 s"
-    return 1
+    qmp_open /tmp/qsd-qmp || { log "no QMP greeting from qemu-storage-daemon"; cat "$LOGS/$NAME.log"; return 1; }
 }
 stop() { # DEVICE: detach, SIGTERM, wait; the device has flushed and closed its file then.
     vdpa dev del "$NAME" || log "vdpa dev del $NAME failed"
     kill -TERM "$PID"
     wait "$PID"
     log "$1 ($NAME) exited with $?; its log:"; cat "$LOGS/$NAME.log"
-    [[ "$1" != qsd ]] || exec 7>&- 8<&-
+    [[ "$1" != qsd ]] || qmp_close
 }
 
 # ---- the checklist ---------------------------------------------------------------------------

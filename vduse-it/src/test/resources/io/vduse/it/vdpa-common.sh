@@ -1,6 +1,7 @@
 # Helpers of the vhost-vdpa guest scripts (sourced after blk-common.sh): sets up the trixie root
 # for chroot (bind mounts of /dev, /proc, /sys, /tmp; undone at exit, for a native run), loads
-# vhost_vdpa, turns off the vDPA bus's autoprobe, and binds devices to vhost_vdpa.
+# vhost_vdpa, turns off the vDPA bus's autoprobe, binds devices to vhost_vdpa, and talks QMP to
+# a QEMU program (qemu-storage-daemon, qemu-system-x86_64) through a pipe chardev.
 #
 # Needs: ROOT (the trixie root) set by the caller.
 
@@ -62,5 +63,39 @@ vhost_attach() {
         sleep 0.1
     done
     log "no /dev/vhost-vdpa-N for $name"; ls -l "/sys/bus/vdpa/devices/$name/"; dmesg | tail -n 20
+    return 1
+}
+
+# ---- QMP over a pipe chardev ("-chardev pipe,id=m0,path=PATH -mon chardev=m0,mode=control", or
+# qemu-storage-daemon's "--monitor chardev=m0"): QEMU reads PATH.in and writes PATH.out. Plain
+# bash, no QMP client needed in the guest. One monitor at a time, on fds 7 and 8.
+
+# qmp_fifos PATH: makes PATH.in and PATH.out, before QEMU starts.
+qmp_fifos() {
+    rm -f "$1.in" "$1.out"
+    mkfifo "$1.in" "$1.out"
+}
+
+# qmp_open PATH [SECONDS]: opens the FIFOs once QEMU runs and leaves its greeting behind with
+# qmp_capabilities, waiting up to SECONDS (default 30) for QEMU to answer.
+qmp_open() {
+    # Read-write opens of the FIFOs do not wait for the other end (nor hang if it never comes).
+    exec 7<>"$1.in" 8<>"$1.out"
+    QMP_WAIT="${2:-30}" qmp qmp_capabilities >/dev/null
+}
+
+qmp_close() { exec 7>&- 8<&-; }
+
+# qmp COMMAND [ARGUMENTS-JSON]: sends it, prints the answer (events before it are skipped);
+# fails on an error answer or none in QMP_WAIT seconds (default 30).
+qmp() {
+    local line wait="${QMP_WAIT:-30}"
+    echo "{\"execute\":\"$1\"${2:+,\"arguments\":$2}}" >&7
+    while read -r -t "$wait" -u 8 line; do
+        case "$line" in
+            *'"return"'*|*'"error"'*) echo "$line"; [[ "$line" == *'"return"'* ]]; return ;;
+        esac
+    done
+    echo "no answer to $1 in $wait s"
     return 1
 }

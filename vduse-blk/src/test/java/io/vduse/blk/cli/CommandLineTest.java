@@ -101,6 +101,9 @@ class CommandLineTest {
         for (int q = 0; q < 3; q++) {
             assertThat(run.out()).containsPattern("queue " + q + ": [1-9][0-9]* reads");
         }
+        // The driver's bring-up is status writes; nothing here suspends or moves a group.
+        assertThat(run.out()).containsPattern("(?m)^control messages: GET_VQ_STATE [0-9]+, SET_STATUS [1-9][0-9]*, "
+                + "UPDATE_IOTLB [0-9]+, SET_VQ_GROUP_ASID 0, SET_VQ_READY [0-9]+, SUSPEND 0$");
     }
 
     @Test

@@ -43,8 +43,7 @@ final class BlkGuestRun {
         command.addAll(List.of(env));
         command.addAll(List.of(
                 "BLK=" + Path.of(System.getProperty(LAUNCHER, "../vduse-blk/bin/vduse-blk")).toAbsolutePath().normalize(),
-                // The device's JVM starts in seconds, not tens of seconds, under emulation.
-                "VDUSE_BLK_JAVA_OPTS=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
+                "VDUSE_BLK_JAVA_OPTS=" + BlkAotCache.javaOptions()));
         command.addAll(List.of("bash", path.toString()));
         return new BlkGuestRun(vm.run(command));
     }

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * write-zeroes down to holes in the backing file, a resize, ext4 with fsck and a remount, two
  * queues, a read-only device, and a clean stop.
  */
-@Order(2) // the longest first: see vduse.it.parallel in the pom
+@Order(6) // where it starts: see vduse.it.parallel in the pom
 class BlkDeviceTest {
 
     private static BlkGuestRun run;

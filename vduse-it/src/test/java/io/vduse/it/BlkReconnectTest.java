@@ -13,7 +13,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * process killed with SIGKILL mid-run and started again with {@code --reconnect}; fio must finish
  * and verify.
  */
-@Order(4) // the longest first: see vduse.it.parallel in the pom
+@Order(1) // where it starts: see vduse.it.parallel in the pom
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class BlkReconnectTest {
 

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * <p>Runs once per kernel series ({@value GuestVm#KERNEL}, one Surefire execution each) and pins
  * each series' own answers: where 6.12 and 7.3 differ, both are written down side by side.
  */
-@Order(6) // the longest first: see vduse.it.parallel in the pom
+@Order(3) // where it starts: see vduse.it.parallel in the pom
 class KernelFactsTest {
 
     /** The series this run asks; {@link GuestVm} boots (or natively requires) exactly that one. */

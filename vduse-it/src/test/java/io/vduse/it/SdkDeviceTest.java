@@ -19,7 +19,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * direct I/O and taken over by a new process, refused destruction while attached, and removed.
  * One guest boot runs the whole story (a shell script); each test checks one part of its output.
  */
-@Order(5) // the longest first: see vduse.it.parallel in the pom
+@Order(2) // where it starts: see vduse.it.parallel in the pom
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SdkDeviceTest {
 

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * false (building one downloads about 500 MiB as root); with it true the root is built on demand
  * and a failure to build it fails the tests.
  */
-@Order(3) // the longest first: see vduse.it.parallel in the pom
+@Order(5) // where it starts: see vduse.it.parallel in the pom
 class VdpaBlkTest {
 
     private static final String OURS = "ours";

@@ -9,8 +9,9 @@ import java.lang.foreign.MemorySegment;
  * against the capacity and the logical block size before calling, so a backend sees only
  * in-range, block-aligned requests.
  *
- * <p>Every method may be called by several queue threads at once (one request per queue at a
- * time), so implementations are thread-safe. The buffers of {@link #read} and {@link #write} are
+ * <p>Every method may be called by several threads at once (each queue's thread, and with
+ * {@link BlkOptions#ioThreads()} several I/O threads per queue), so implementations are
+ * thread-safe. The buffers of {@link #read} and {@link #write} are
  * native memory aligned to {@link #BUFFER_ALIGNMENT}, which is what {@code O_DIRECT} asks for; a
  * backend may also take the driver's buffers themselves ({@link #vectorAlignment()}). A method
  * that fails throws {@link IOException}: the device answers that request with

@@ -3,8 +3,8 @@ package io.vduse.blk;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * What one queue's handler has done, by request type. Written by the queue's thread alone
- * (an ordered store per count, no read-modify-write across threads), read by anyone.
+ * What one queue's handler has done, by request type. Written by the thread serving each
+ * request (the queue's own, or one of its I/O threads with {@code --aio threads}), read by anyone.
  */
 public final class QueueCounters {
 
@@ -41,14 +41,13 @@ public final class QueueCounters {
     /** Made by the device, one per queue. */
     QueueCounters() {}
 
-    /** Adds {@code n} to {@code counter}; called by the queue's thread only. */
+    /** Adds {@code n} to {@code counter}; from any thread serving the queue. */
     void add(Counter counter, long n) {
-        int i = counter.ordinal();
-        // Single writer: a plain read and an ordered store are enough, and cheaper than getAndAdd.
-        values.setRelease(i, values.getPlain(i) + n);
+        // An atomic add: with I/O threads, several threads count into one queue's counters.
+        values.getAndAdd(counter.ordinal(), n);
     }
 
-    /** Adds one to {@code counter}; called by the queue's thread only. */
+    /** Adds one to {@code counter}; from any thread serving the queue. */
     void increment(Counter counter) {
         add(counter, 1);
     }

@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A virtio-blk device on VDUSE, serving a {@link BlockBackend}.
@@ -36,6 +38,8 @@ public final class VirtioBlkDevice implements AutoCloseable {
     private final QueueCounters[] counters;
     private final Arena arena;
     private final VduseDevice device;
+    /** The queues' I/O threads with {@link BlkOptions#ioThreads()} above 0, stopped at close or detach. */
+    private final List<ThreadedQueueHandler> threaded = new CopyOnWriteArrayList<>();
     /** Whether {@link #detach()} left the device in the kernel: {@link #close()} must not destroy it. */
     private boolean detached;
     /** Whether the device was destroyed in the kernel. */
@@ -59,23 +63,37 @@ public final class VirtioBlkDevice implements AutoCloseable {
             if (options.inflightDirectory() != null) {
                 builder.inflightLog(options.inflightDirectory());
             }
-            this.device = builder
-                    .kernel(kernel)
+            builder.kernel(kernel)
                     .deviceId(VirtioDeviceId.BLOCK)
                     .features(BlkConfigSpace.features(options))
                     .config(config.toBytes())
-                    .queues(options.numQueues(), options.queueSize())
-                    .handlers(index -> new BlkQueueHandler(disk, backend,
-                            arena.allocate(BlkQueueHandler.SCRATCH_SIZE, BlockBackend.BUFFER_ALIGNMENT),
-                            counters[index]))
+                    .queues(options.numQueues(), options.queueSize());
+            if (options.ioThreads() == 0) {
+                builder.handlers(index -> server(index));
+            } else {
+                builder.asyncHandlers(index -> {
+                    ThreadedQueueHandler handler = new ThreadedQueueHandler(options.name() + "-q" + index,
+                            options.ioThreads(), options.queueSize(), () -> server(index));
+                    threaded.add(handler);
+                    return handler;
+                });
+            }
+            this.device = builder
                     .reconnect(options.reconnect())
                     .busyPoll(options.busyPoll())
                     .userBounceMemory(options.userBounceMemory())
                     .start();
         } catch (VduseException | RuntimeException e) {
+            stopIoThreads();
             arena.close();
             throw e;
         }
+    }
+
+    /** A handler serving queue {@code index}'s requests one at a time, with scratch memory of its own. */
+    private BlkQueueHandler server(int index) {
+        return new BlkQueueHandler(disk, backend,
+                arena.allocate(BlkQueueHandler.SCRATCH_SIZE, BlockBackend.BUFFER_ALIGNMENT), counters[index]);
     }
 
     /**
@@ -203,8 +221,28 @@ public final class VirtioBlkDevice implements AutoCloseable {
     }
 
     private void closeArena() {
+        // The I/O threads use the arena's scratch memory: they end first.
+        stopIoThreads();
         if (arena.scope().isAlive()) {
             arena.close();
+        }
+    }
+
+    private void stopIoThreads() {
+        boolean interrupted = false;
+        for (ThreadedQueueHandler handler : threaded) {
+            while (true) {
+                try {
+                    handler.close();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the threads end anyway; finish waiting, then say so
+                }
+            }
+        }
+        threaded.clear();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 }

@@ -33,6 +33,9 @@ import picocli.CommandLine.Spec;
             "2:a bad option or value"})
 final class VduseBlkCommand implements Callable<Integer> {
 
+    /** I/O threads per queue with {@code --aio threads} and no {@code --io-threads}. */
+    static final int DEFAULT_IO_THREADS = 8;
+
     @Spec
     CommandSpec spec;
 
@@ -120,6 +123,17 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "if the kernel refuses. No effect under vhost_vdpa.")
     boolean userBounceMemory;
 
+    @Option(names = "--aio", paramLabel = "ENGINE", defaultValue = "sync",
+            description = "How each queue's requests are served: sync (the default: one at a time on the queue's "
+                    + "thread; fastest where the backend never waits, memory or the page cache) or threads "
+                    + "(--io-threads at once per queue, each on a thread of its own: for a backend that waits, "
+                    + "a disk, O_DIRECT, a network store).")
+    String aio;
+
+    @Option(names = "--io-threads", paramLabel = "N",
+            description = "With --aio threads: the requests each queue serves at once (default 8, at most 256).")
+    Integer ioThreads;
+
     @Option(names = "--stats-interval", paramLabel = "SECONDS", defaultValue = "0",
             description = "Print the per-queue counters every SECONDS (0, the default: only on SIGUSR1 and at exit).")
     int statsInterval;
@@ -186,9 +200,23 @@ final class VduseBlkCommand implements Callable<Integer> {
         if (vduseApi != null && vduseApi != 0 && vduseApi != 1) {
             throw bad("--vduse-api", "the VDUSE API version is 0 or 1: " + vduseApi);
         }
+        int threads = switch (aio) {
+            case "sync" -> {
+                if (ioThreads != null) {
+                    throw bad("--io-threads", "only with --aio threads (--aio sync serves on the queue's thread)");
+                }
+                yield 0;
+            }
+            case "threads" -> ioThreads == null ? DEFAULT_IO_THREADS : ioThreads;
+            default -> throw bad("--aio", "the engines are sync and threads: " + aio);
+        };
+        if (threads < 0 || (aio.equals("threads") && threads < 1)) {
+            throw bad("--io-threads", "at least 1: " + threads);
+        }
+        check("--io-threads", () -> BlkOptions.defaults(name).withIoThreads(threads));
         boolean readOnly = access != null && access.readOnly;
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
-                busyPoll, packedRing, api, inflightLogDir, userBounceMemory);
+                busyPoll, packedRing, api, inflightLogDir, userBounceMemory, threads);
     }
 
     private void check(String option, java.util.function.Supplier<BlkOptions> build) {

@@ -33,7 +33,7 @@ class CommandLineTest {
         for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
                 "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
                 "--stats-interval", "--simulate", "--vduse-api", "--user-bounce-memory", "--[no-]packed-ring",
-                "--inflight-log-dir", "vdpa dev add name NAME mgmtdev vduse")) {
+                "--inflight-log-dir", "--aio", "--io-threads", "vdpa dev add name NAME mgmtdev vduse")) {
             assertThat(help.out()).contains(option);
         }
     }
@@ -61,6 +61,8 @@ class CommandLineTest {
         "--vduse-api|2",
         "--vduse-api|-1",
         "--vduse-api|one",
+        "--aio|libaio",
+        "--io-threads|4",
     })
     void badValuesAreRefusedNamingTheOption(String option, String value) {
         Run bad = run("--name", "x0", "--size", "1M", option, value);
@@ -79,6 +81,11 @@ class CommandLineTest {
         Run noBackend = run("--name", "x0");
         assertThat(noBackend.code()).isEqualTo(2);
         assertThat(noBackend.err()).contains("--file").contains("--size");
+        for (String threads : List.of("0", "257", "many")) {
+            Run badThreads = run("--name", "x0", "--size", "1M", "--aio", "threads", "--io-threads", threads);
+            assertThat(badThreads.code()).as(badThreads.err()).isEqualTo(2);
+            assertThat(badThreads.err()).contains("--io-threads");
+        }
         Run directInMemory = run("--name", "x0", "--size", "1M", "--direct");
         assertThat(directInMemory.code()).isEqualTo(2);
         assertThat(directInMemory.err()).contains("--direct");
@@ -124,6 +131,14 @@ class CommandLineTest {
         assertThat(run.code()).as(run.out() + run.err()).isZero();
         assertThat(run.out()).contains("every byte equal").containsPattern("simulate: the bounce buffer (is the "
                 + "device's own memory|stayed the kernel's)");
+    }
+
+    @Test
+    void simulateOnIoThreadsVerifiesEveryByte() {
+        Run run = run("--simulate", "--num-queues", "2", "--size", "4M", "--simulate-requests", "2000",
+                "--aio", "threads", "--io-threads", "4");
+        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("every byte equal");
     }
 
     @Test

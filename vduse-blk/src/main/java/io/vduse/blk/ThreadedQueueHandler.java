@@ -27,7 +27,7 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
     private final BlkQueueHandler queueThreadAnswers;
 
     /**
-     * @param name the threads' name prefix ({@code NAME-q0}); each adds {@code -ioN}
+     * @param name the threads' name prefix, the queue thread's ({@code vduse-NAME-q0}); each adds {@code -ioN}
      * @param threadCount how many requests this queue serves at once
      * @param queueSize the ring's size: the most requests in flight at once
      * @param servers makes one handler per I/O thread, and one more for answering failures

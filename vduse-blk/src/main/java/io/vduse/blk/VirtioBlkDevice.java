@@ -72,7 +72,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
                 builder.handlers(index -> server(index));
             } else {
                 builder.asyncHandlers(index -> {
-                    ThreadedQueueHandler handler = new ThreadedQueueHandler(options.name() + "-q" + index,
+                    ThreadedQueueHandler handler = new ThreadedQueueHandler("vduse-" + options.name() + "-q" + index,
                             options.ioThreads(), options.queueSize(), () -> server(index));
                     threaded.add(handler);
                     return handler;

@@ -8,7 +8,8 @@ import java.util.function.IntPredicate;
 
 /**
  * Wraps a backend: counts flushes, writes and vectored transfers (and the most pieces one was
- * given), and fails the writes (copied or vectored) that {@code failWrite} picks (by number, from 1).
+ * given), fails the writes (copied or vectored) that {@code failWrite} picks (by number, from 1),
+ * and passes each read (copied or vectored) through {@code beforeRead} first.
  */
 final class CountingBackend implements BlockBackend {
 
@@ -22,14 +23,26 @@ final class CountingBackend implements BlockBackend {
     final AtomicInteger mostVectors = new AtomicInteger();
     private final BlockBackend inner;
     private final IntPredicate failWrite;
+    private final Gate beforeRead;
+
+    /** What a read waits on or fails with before it reaches the wrapped backend. */
+    @FunctionalInterface
+    interface Gate {
+        void pass() throws IOException;
+    }
 
     CountingBackend(BlockBackend inner) {
         this(inner, n -> false);
     }
 
     CountingBackend(BlockBackend inner, IntPredicate failWrite) {
+        this(inner, failWrite, () -> {});
+    }
+
+    CountingBackend(BlockBackend inner, IntPredicate failWrite, Gate beforeRead) {
         this.inner = inner;
         this.failWrite = failWrite;
+        this.beforeRead = beforeRead;
     }
 
     @Override
@@ -44,6 +57,7 @@ final class CountingBackend implements BlockBackend {
 
     @Override
     public void read(long offset, MemorySegment buffer, long length) throws IOException {
+        beforeRead.pass();
         copiedReads.incrementAndGet();
         inner.read(offset, buffer, length);
     }
@@ -64,6 +78,7 @@ final class CountingBackend implements BlockBackend {
 
     @Override
     public void readVectors(long offset, IoVectors vectors) throws IOException {
+        beforeRead.pass();
         vectorReads.incrementAndGet();
         mostVectors.accumulateAndGet(vectors.count(), Math::max);
         inner.readVectors(offset, vectors);

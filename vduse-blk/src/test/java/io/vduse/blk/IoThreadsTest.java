@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.core.sim.SimulatedDriver.Completion;
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -26,67 +25,15 @@ class IoThreadsTest {
     private static final int MIB = 1 << 20;
 
     /** A memory backend whose reads wait at a barrier until {@code parties} reads are in it at once. */
-    private static final class BarrierBackend implements BlockBackend {
-        private final MemoryBackend memory;
-        private final CyclicBarrier barrier;
-
-        BarrierBackend(long size, int parties) {
-            this.memory = new MemoryBackend(size);
-            this.barrier = new CyclicBarrier(parties);
-        }
-
-        @Override
-        public void read(long offset, MemorySegment buffer, long length) throws IOException {
+    private static BlockBackend barrierBackend(long size, int parties) {
+        CyclicBarrier barrier = new CyclicBarrier(parties);
+        return new CountingBackend(new MemoryBackend(size), n -> false, () -> {
             try {
                 barrier.await(5, TimeUnit.SECONDS);
             } catch (InterruptedException | BrokenBarrierException | TimeoutException e) {
-                throw new IOException("fewer than " + barrier.getParties() + " reads were in flight at once", e);
+                throw new IOException("fewer than " + parties + " reads were in flight at once", e);
             }
-            memory.read(offset, buffer, length);
-        }
-
-        @Override
-        public long size() {
-            return memory.size();
-        }
-
-        @Override
-        public long refreshSize() {
-            return memory.size();
-        }
-
-        @Override
-        public void write(long offset, MemorySegment buffer, long length) throws IOException {
-            memory.write(offset, buffer, length);
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void discard(long offset, long length) throws IOException {
-            memory.discard(offset, length);
-        }
-
-        @Override
-        public void writeZeroes(long offset, long length, boolean unmap) throws IOException {
-            memory.writeZeroes(offset, length, unmap);
-        }
-
-        @Override
-        public void resize(long newSize) throws IOException {
-            memory.resize(newSize);
-        }
-
-        @Override
-        public String describe() {
-            return "memory behind a barrier of " + barrier.getParties() + " reads";
-        }
-
-        @Override
-        public void close() {
-            memory.close();
-        }
+        });
     }
 
     private static List<CompletableFuture<Completion>> reads(BlkRig rig, int count) throws Exception {
@@ -99,7 +46,7 @@ class IoThreadsTest {
 
     @Test
     void eightReadsThatWaitForEachOtherAllCompleteOnEightThreads() throws Exception {
-        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-io8").withIoThreads(8), new BarrierBackend(MIB, 8))) {
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-io8").withIoThreads(8), barrierBackend(MIB, 8))) {
             for (CompletableFuture<Completion> read : reads(rig, 8)) {
                 assertThat(BlkRig.status(BlkRig.await(read))).isEqualTo(VirtioBlk.S_OK);
             }
@@ -110,7 +57,7 @@ class IoThreadsTest {
     @Test
     void onTheQueuesOwnThreadTheSameReadsAreServedOneAtATime() throws Exception {
         // The control: without I/O threads no two reads are ever in the backend at once.
-        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-io0"), new BarrierBackend(MIB, 2))) {
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-io0"), barrierBackend(MIB, 2))) {
             for (CompletableFuture<Completion> read : reads(rig, 2)) {
                 assertThat(BlkRig.status(BlkRig.await(read))).isEqualTo(VirtioBlk.S_IOERR);
             }
@@ -165,9 +112,9 @@ class IoThreadsTest {
     void closingTheDeviceEndsItsIoThreads() throws Exception {
         BlkRig rig = new BlkRig(BlkOptions.defaults("t-ioclose").withIoThreads(3), new MemoryBackend(MIB));
         assertThat(rig.write(0, 0, new byte[4096])).isEqualTo(VirtioBlk.S_OK);
-        assertThat(ioThreads("t-ioclose-q0-io")).isEqualTo(3);
+        assertThat(ioThreads("vduse-t-ioclose-q0-io")).isEqualTo(3);
         rig.close();
-        assertThat(ioThreads("t-ioclose-q0-io")).isZero();
+        assertThat(ioThreads("vduse-t-ioclose-q0-io")).isZero();
     }
 
     private static long ioThreads(String prefix) {

@@ -202,7 +202,14 @@ public final class GuestVhostBlk {
                     | VirtioFeatures.bit(VirtioBlk.F_MQ));
             negotiate();
             for (int i = 0; i < asids.length; i++) {
+                // In a batch, as QEMU maps: vhost-vdpa passes an update outside a batch to VDUSE
+                // while it holds this process's mmap lock (vhost_vdpa_pa_map), and the device
+                // answering UPDATE_IOTLB lives in this process too. Any mmap of its (a JVM
+                // defining a class may grow its metaspace) then waits for that lock, the answer
+                // comes after the kernel's 30 s message timeout, and the device is broken.
+                vhost.batchBegin(asids[i]);
                 vhost.map(asids[i], iovas[i], memory.memory());
+                vhost.batchEnd(asids[i]);
             }
             start();
         }

@@ -275,7 +275,11 @@ public final class VhostVdpa implements AutoCloseable {
         }
     }
 
-    /** {@code VHOST_IOTLB_UPDATE}: {@code [iova, iova + memory.byteSize())} to the client's memory. */
+    /**
+     * {@code VHOST_IOTLB_UPDATE}: {@code [iova, iova + memory.byteSize())} to the client's memory.
+     * Outside a batch the kernel asks the device while it holds the caller's mmap lock: with the
+     * device in the same process, map inside {@link #batchBegin}/{@link #batchEnd}.
+     */
     public void map(int asid, long iova, MemorySegment memory) throws ErrnoException {
         iotlb(asid, VhostTypes.IOTLB_UPDATE, iova, memory.byteSize(), memory.address(), VhostTypes.ACCESS_RW);
     }

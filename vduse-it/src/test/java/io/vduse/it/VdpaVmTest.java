@@ -39,7 +39,7 @@ class VdpaVmTest {
 
     @BeforeEach
     void runTheVmOnce() {
-        String series = System.getProperty(VM, "7.3");
+        String series = System.getProperty(VM, "none");
         String kernel = GuestVm.requestedKernel();
         if (series.equals("none") || !series.equals(kernel)) {
             abort("a VM inside the guest takes 10 to 15 minutes under TCG; it runs alone in Surefire's execution "

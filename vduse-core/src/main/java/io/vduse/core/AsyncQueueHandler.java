@@ -34,6 +34,24 @@ public interface AsyncQueueHandler extends QueueLifecycle {
      */
     default void failed(Request request, Exception cause) {}
 
+    /**
+     * Called on the queue's thread once per pass of its loop: after the pass started what the
+     * driver made available, and before the thread goes to sleep. The place for a handler that
+     * gathers work to hand it on in one go (one system call for every request the pass started)
+     * and to take the completions of a facility that finishes work on its own, such as an
+     * io_uring whose eventfd is {@link QueueContext#wakeupEventFd()}, completing their requests
+     * right here. The default does nothing.
+     *
+     * <p>It must not throw: an exception stops the queue, as a bug in the SDK would, until the
+     * driver resets the device. A handler answers what it cannot do by completing the request.
+     *
+     * @return whether it completed a request, so that the thread looks at the ring again before
+     *     it sleeps (a completion frees room for chains the driver may have waiting)
+     */
+    default boolean endOfPass() {
+        return false;
+    }
+
     /** Creates the handler of each queue. */
     @FunctionalInterface
     interface Factory {

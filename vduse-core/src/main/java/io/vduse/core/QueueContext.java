@@ -31,4 +31,13 @@ public interface QueueContext {
 
     /** Takes requests from the ring again after {@link #pausePopping()}. Any thread. */
     void resumePopping();
+
+    /**
+     * The file descriptor of an eventfd that wakes the queue's thread, which then calls
+     * {@link AsyncQueueHandler#endOfPass()}. Give it to a kernel facility that signals an eventfd
+     * when it completes work (io_uring's {@code IORING_REGISTER_EVENTFD}), so that completions
+     * are taken on the queue's thread with no thread of the handler's own. Valid until
+     * {@link QueueLifecycle#queueStopped} returns; the SDK closes it, not the handler.
+     */
+    int wakeupEventFd();
 }

@@ -175,6 +175,11 @@ final class QueueRun implements QueueContext {
         signal();
     }
 
+    @Override
+    public int wakeupEventFd() {
+        return wake.fd();
+    }
+
     // ---- the control path's side ----
 
     /** Asks the run to stop taking requests, settle those in flight, and end. */
@@ -309,6 +314,11 @@ final class QueueRun implements QueueContext {
             }
             boolean mayPop = stop == null && !popPaused;
             boolean more = mayPop && popSome();
+            // After the pops, so a handler that gathers submissions hands over the whole pass at
+            // once; before publish, so what it completed goes out in this batch.
+            if (handler.endOfPass()) {
+                more = true;
+            }
             publish();
             if (more) {
                 continue;

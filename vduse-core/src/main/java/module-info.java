@@ -10,6 +10,7 @@ module io.vduse.core {
 
     exports io.vduse.core;
     exports io.vduse.core.sim;
+    exports io.vduse.core.uring;
     // The block device's file backend calls pread/pwrite/fallocate/fdatasync through these.
     exports io.vduse.core.internal.linux to io.vduse.blk;
 }

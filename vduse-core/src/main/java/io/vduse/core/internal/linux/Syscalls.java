@@ -52,6 +52,8 @@ public final class Syscalls {
     public static final int MAP_PRIVATE = 2;
     /** {@code MAP_ANONYMOUS}: memory with no file behind it. */
     public static final int MAP_ANONYMOUS = 0x20;
+    /** {@code MAP_POPULATE}: fault the pages in now rather than on first touch. */
+    public static final int MAP_POPULATE = 0x8000;
     /** {@code MADV_DONTFORK}: a child made by {@code fork} does not get the range. */
     public static final int MADV_DONTFORK = 10;
     /** {@code MADV_HUGEPAGE}: back the range with transparent huge pages where possible. */
@@ -143,6 +145,23 @@ public final class Syscalls {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle SYSCONF = Native.function("sysconf",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+
+    // io_uring has no C library wrapper (liburing is a library of its own), so its three calls go
+    // through syscall(2). Their numbers are those of the table every architecture shares since
+    // Linux 5.1 (x86-64, arm64, riscv64 alike). syscall is variadic: every argument after the
+    // number is passed as a long or a pointer, as wide as the register the kernel reads, so that
+    // no register holds stale upper bits (a NULL sigset must really be NULL).
+    private static final long SYS_IO_URING_SETUP = 425;
+    private static final long SYS_IO_URING_ENTER = 426;
+    private static final long SYS_IO_URING_REGISTER = 427;
+    private static final MethodHandle SYSCALL_SETUP = Native.function("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SYSCALL_ENTER = Native.function("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SYSCALL_REGISTER = Native.function("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
 
     private static final long PAGE_SIZE = pageSizeOrDefault();
 
@@ -651,6 +670,72 @@ public final class Syscalls {
             throw new ErrnoException("dup fd " + fd, Native.errno(capture));
         }
         return copy;
+    }
+
+    // The io_uring calls below return -errno instead of throwing: their callers (io.vduse.core.uring)
+    // treat some errnos as answers (EAGAIN and EBUSY from io_uring_enter, ENOSYS and EPERM from a
+    // probe), decide on EINTR themselves, and name the operation in the exception. Each is one
+    // bound call with no loop, the shape that let C2 drop the errno-capture slice (see pread).
+
+    /**
+     * {@code io_uring_setup(2)}: sets up a ring of {@code entries} submission entries.
+     *
+     * @param params a zeroed {@code struct io_uring_params} (flags in), filled in by the kernel
+     * @return the ring's file descriptor, or {@code -errno}
+     */
+    public static int ioUringSetup(int entries, MemorySegment params) {
+        if (params.byteSize() < 120 || !params.isNative()) {
+            throw new IllegalArgumentException("io_uring_params needs 120 bytes of native memory");
+        }
+        MemorySegment capture = Native.capture();
+        long result;
+        try {
+            result = (long) SYSCALL_SETUP.invokeExact(capture, SYS_IO_URING_SETUP, (long) entries, params);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        return result >= 0 ? (int) result : -Native.errno(capture);
+    }
+
+    /**
+     * {@code io_uring_enter(2)} with no signal mask: submits up to {@code toSubmit} entries and,
+     * with {@code IORING_ENTER_GETEVENTS} in {@code flags}, waits for {@code minComplete}
+     * completions.
+     *
+     * @return the number of entries submitted, or {@code -errno}
+     */
+    public static int ioUringEnter(int ringFd, int toSubmit, int minComplete, int flags) {
+        MemorySegment capture = Native.capture();
+        long result;
+        try {
+            result = (long) SYSCALL_ENTER.invokeExact(capture, SYS_IO_URING_ENTER, (long) ringFd,
+                    Integer.toUnsignedLong(toSubmit), Integer.toUnsignedLong(minComplete),
+                    Integer.toUnsignedLong(flags), MemorySegment.NULL, 0L);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        return result >= 0 ? (int) result : -Native.errno(capture);
+    }
+
+    /**
+     * {@code io_uring_register(2)}.
+     *
+     * @param argument what {@code opcode} takes, in native memory ({@link MemorySegment#NULL} for none)
+     * @return the non-negative result, or {@code -errno}
+     */
+    public static int ioUringRegister(int ringFd, int opcode, MemorySegment argument, int count) {
+        if (!argument.isNative()) {
+            throw new IllegalArgumentException("io_uring_register needs native memory, not a heap segment");
+        }
+        MemorySegment capture = Native.capture();
+        long result;
+        try {
+            result = (long) SYSCALL_REGISTER.invokeExact(capture, SYS_IO_URING_REGISTER, (long) ringFd,
+                    Integer.toUnsignedLong(opcode), argument, Integer.toUnsignedLong(count));
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        return result >= 0 ? (int) result : -Native.errno(capture);
     }
 
     private static long pageSizeOrDefault() {

@@ -95,6 +95,8 @@ public final class SimulatedDriver implements AutoCloseable {
     private final DriverRing[] rings;
     private final MemorySegment pollfds;
     private final MemorySegment kickScratch;
+    /** Queues whose kicks {@link #holdKicks} holds back; set and read by the submitting thread. */
+    private final boolean[] kicksHeld;
     private final AtomicInteger configInterrupts = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLongArray lookups;
     private final Thread interruptThread;
@@ -120,6 +122,7 @@ public final class SimulatedDriver implements AutoCloseable {
             pollfds.set(ValueLayout.JAVA_SHORT, i * 8L + 4, Syscalls.POLLIN);
         }
         this.kickScratch = arena.allocate(8);
+        this.kicksHeld = new boolean[queues];
         this.interruptThread = Thread.ofPlatform().name("sim-driver-" + device.name).daemon(true)
                 .unstarted(this::serveInterrupts);
     }
@@ -318,10 +321,24 @@ public final class SimulatedDriver implements AutoCloseable {
         Objects.checkIndex(queue, rings.length);
         DriverRing ring = rings[queue];
         CompletableFuture<Completion> done = ring.add(readable, writableLengths);
-        if (ring.kickPrepare()) {
+        if (ring.kickPrepare() && !kicksHeld[queue]) {
             device.kick(queue, kickScratch);
         }
         return done;
+    }
+
+    /**
+     * Holds back the kicks of {@code queue} ({@code true}), as a driver does that adds a batch of
+     * requests and then notifies once (Linux's blk-mq with {@code bd->last}); releasing them
+     * ({@code false}) kicks the device once for all that was made available meanwhile.
+     */
+    public void holdKicks(int queue, boolean hold) throws ErrnoException {
+        Objects.checkIndex(queue, rings.length);
+        kicksHeld[queue] = hold;
+        if (!hold) {
+            rings[queue].kickPrepare();
+            device.kick(queue, kickScratch); // once, whatever the ring asked: a spare kick is harmless
+        }
     }
 
     /**

@@ -84,6 +84,16 @@ final class BlkQueueHandler implements QueueHandler {
         int type = in.readIntLe();
         in.skip(VirtioBlk.OUT_HDR_SECTOR - VirtioBlk.OUT_HDR_IOPRIO); // ioprio: no priorities here
         long sector = in.readLongLe();
+        serve(chain, type, sector);
+    }
+
+    /**
+     * Serves and answers a request whose header was read already, for an engine that reads the
+     * header itself and hands over what it does not do ({@link UringQueueHandler}).
+     */
+    void serve(DescriptorChain chain, int type, long sector) throws IOException {
+        ChainReader in = chain.reader();
+        ChainWriter out = chain.writer();
         int status = switch (type) {
             case VirtioBlk.T_IN -> read(chain, sector);
             case VirtioBlk.T_OUT -> write(chain, sector);
@@ -97,7 +107,7 @@ final class BlkQueueHandler implements QueueHandler {
     }
 
     /** Writes {@code status} into the chain's last writable byte, and counts a failure. */
-    private void answer(ChainWriter out, int status) {
+    void answer(ChainWriter out, int status) {
         out.skip(out.remaining() - 1);
         out.writeByte((byte) status);
         if (status == VirtioBlk.S_IOERR) {
@@ -134,12 +144,7 @@ final class BlkQueueHandler implements QueueHandler {
             done += n;
         }
         // What the vectors could not take, from the first piece they refused on.
-        while (done < length) {
-            n = Math.min(scratch.byteSize(), length - done);
-            backend.read(offset + done, scratch, n);
-            out.write(scratch, 0, n);
-            done += n;
-        }
+        copyIn(out, offset + done, length - done);
         counters.increment(Counter.READS);
         counters.add(Counter.BYTES_READ, length);
         return VirtioBlk.S_OK;
@@ -158,15 +163,31 @@ final class BlkQueueHandler implements QueueHandler {
             backend.writeVectors(offset + done, vectors);
             done += n;
         }
-        while (done < length) {
-            n = Math.min(scratch.byteSize(), length - done);
-            in.read(scratch, 0, n);
-            backend.write(offset + done, scratch, n);
-            done += n;
-        }
+        copyOut(in, offset + done, length - done);
         counters.increment(Counter.WRITES);
         counters.add(Counter.BYTES_WRITTEN, length);
         return VirtioBlk.S_OK;
+    }
+
+    /**
+     * Reads {@code length} bytes at {@code offset} into the chain's writable data through the
+     * scratch buffer: for pieces that I/O vectors cannot carry.
+     */
+    void copyIn(ChainWriter out, long offset, long length) throws IOException {
+        for (long done = 0, n; done < length; done += n) {
+            n = Math.min(scratch.byteSize(), length - done);
+            backend.read(offset + done, scratch, n);
+            out.write(scratch, 0, n);
+        }
+    }
+
+    /** The counterpart of {@link #copyIn}: writes the chain's next {@code length} readable bytes to {@code offset}. */
+    void copyOut(ChainReader in, long offset, long length) throws IOException {
+        for (long done = 0, n; done < length; done += n) {
+            n = Math.min(scratch.byteSize(), length - done);
+            in.read(scratch, 0, n);
+            backend.write(offset + done, scratch, n);
+        }
     }
 
     /**

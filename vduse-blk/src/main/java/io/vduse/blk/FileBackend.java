@@ -116,6 +116,11 @@ public final class FileBackend implements BlockBackend {
         }
     }
 
+    /** The open file descriptor, for an engine that submits the I/O itself ({@link UringQueueHandler}). */
+    int fd() {
+        return fd;
+    }
+
     @Override
     public long size() {
         return size;

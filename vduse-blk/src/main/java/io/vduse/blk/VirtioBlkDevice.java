@@ -7,6 +7,7 @@ import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseDevice;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
+import io.vduse.core.uring.IoUring;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
@@ -38,6 +39,10 @@ public final class VirtioBlkDevice implements AutoCloseable {
     private final QueueCounters[] counters;
     private final Arena arena;
     private final VduseDevice device;
+    private final BlkAio aio;
+    /** Each queue's io_uring handler with {@link BlkAio#IO_URING}; nulls otherwise. */
+    private final UringQueueHandler[] uring;
+    private final String aioNote;
     /** The queues' I/O threads with {@link BlkOptions#ioThreads()} above 0, stopped at close or detach. */
     private final List<ThreadedQueueHandler> threaded = new CopyOnWriteArrayList<>();
     /** Whether {@link #detach()} left the device in the kernel: {@link #close()} must not destroy it. */
@@ -54,6 +59,19 @@ public final class VirtioBlkDevice implements AutoCloseable {
         for (int i = 0; i < counters.length; i++) {
             counters[i] = new QueueCounters();
         }
+        BlkAio chosen = options.aio();
+        String note = null;
+        if (chosen == BlkAio.IO_URING && !(backend instanceof FileBackend)) {
+            chosen = BlkAio.SYNC; // memory never waits: nothing for a ring to overlap
+            note = "the backend is not a file or block device (" + backend.describe() + "): aio sync";
+        } else if (chosen == BlkAio.IO_URING && !IoUring.availability().available()) {
+            chosen = BlkAio.THREADS;
+            note = "no io_uring here (" + IoUring.availability().reason() + "): aio threads, "
+                    + BlkOptions.DEFAULT_IO_THREADS + " per queue, instead";
+        }
+        this.aio = chosen;
+        this.uring = new UringQueueHandler[options.numQueues()];
+        this.aioNote = note;
         VirtioBlkConfig config = BlkConfigSpace.config(options, disk.capacityBytes());
         try {
             VduseDevice.Builder builder = VduseDevice.builder(options.name());
@@ -68,13 +86,21 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     .features(BlkConfigSpace.features(options))
                     .config(config.toBytes())
                     .queues(options.numQueues(), options.queueSize());
-            if (options.ioThreads() == 0) {
-                builder.handlers(index -> server(index));
-            } else {
-                builder.asyncHandlers(index -> {
-                    ThreadedQueueHandler handler = new ThreadedQueueHandler("vduse-" + options.name() + "-q" + index,
-                            options.ioThreads(), options.queueSize(), () -> server(index));
-                    threaded.add(handler);
+            switch (aio) {
+                case SYNC -> builder.handlers(index -> server(index));
+                case THREADS -> {
+                    int threads = options.ioThreads() > 0 ? options.ioThreads() : BlkOptions.DEFAULT_IO_THREADS;
+                    builder.asyncHandlers(index -> {
+                        ThreadedQueueHandler handler = new ThreadedQueueHandler(queueName(index), threads,
+                                options.queueSize(), () -> server(index));
+                        threaded.add(handler);
+                        return handler;
+                    });
+                }
+                case IO_URING -> builder.asyncHandlers(index -> {
+                    UringQueueHandler handler = new UringQueueHandler(queueName(index), disk, (FileBackend) backend,
+                            server(index), counters[index], options.queueSize());
+                    uring[index] = handler;
                     return handler;
                 });
             }
@@ -88,6 +114,16 @@ public final class VirtioBlkDevice implements AutoCloseable {
             arena.close();
             throw e;
         }
+    }
+
+    /** Queue {@code index}'s io_uring handler, or null when the device does not use io_uring. */
+    UringQueueHandler uringHandler(int index) {
+        return uring[index];
+    }
+
+    /** The name of queue {@code index}'s thread, which its I/O threads' names start with. */
+    private String queueName(int index) {
+        return "vduse-" + options.name() + "-q" + index;
     }
 
     /** A handler serving queue {@code index}'s requests one at a time, with scratch memory of its own. */
@@ -113,6 +149,19 @@ public final class VirtioBlkDevice implements AutoCloseable {
     /** The VDUSE API version the device was created with (or taken over at). */
     public long apiVersion() {
         return device.apiVersion();
+    }
+
+    /**
+     * How the queues' requests are served: {@link BlkOptions#aio()}, unless that could not be had
+     * here ({@link #aioNote()} then says why).
+     */
+    public BlkAio aio() {
+        return aio;
+    }
+
+    /** Why {@link #aio()} is not the engine the options asked for, for a log line; null when it is. */
+    public String aioNote() {
+        return aioNote;
     }
 
     /** The options the device was started with. */

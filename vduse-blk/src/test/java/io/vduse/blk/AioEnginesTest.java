@@ -1,0 +1,193 @@
+package io.vduse.blk;
+
+import static io.vduse.blk.BlkRig.header;
+import static io.vduse.blk.BlkRig.range;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vduse.api.virtio.VirtioBlk;
+import io.vduse.core.sim.SimulatedDriver;
+import io.vduse.core.sim.SimulatedDriver.Completion;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every {@code --aio} engine serves a file the same way: the bytes land where they belong in any
+ * framing, flush, discard and GET_ID answer, bad requests get IOERR, and a file that shrank
+ * underneath fails only the requests past its end. With io_uring, a pass's requests go to the
+ * kernel together.
+ */
+class AioEnginesTest {
+
+    private static final int MIB = 1 << 20;
+
+    @TempDir
+    Path dir;
+
+    private static byte[] random(int length, long seed) {
+        byte[] data = new byte[length];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    private static BlkOptions options(String name, BlkAio aio) {
+        return BlkOptions.defaults(name).withQueues(1, 128).withAio(aio, aio == BlkAio.THREADS ? 4 : 0);
+    }
+
+    private static byte[] fileBytes(Path file, long offset, int length) throws Exception {
+        byte[] bytes = new byte[length];
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+            raf.seek(offset);
+            raf.readFully(bytes);
+        }
+        return bytes;
+    }
+
+    @ParameterizedTest
+    @EnumSource(BlkAio.class)
+    void everyFramingLandsInTheFileAndReadsBack(BlkAio aio) throws Exception {
+        Path file = dir.resolve("frames.img");
+        String name = "t-aio-" + aio.cliName().replace('_', '-');
+        try (BlkRig rig = new BlkRig(options(name, aio), FileBackend.open(file, false, false, 64L * MIB),
+                SimulatedDriver.Options.defaults().withQueueSize(128))) {
+            assertThat(rig.device.aio()).isEqualTo(aio);
+            assertThat(rig.device.aioNote()).isNull();
+            // One sector, 4 KiB, 1 MiB, 4 MiB in one buffer.
+            int[] sizes = {512, 4096, MIB, 4 * MIB};
+            long sector = 0;
+            for (int size : sizes) {
+                byte[] data = random(size, size);
+                assertThat(rig.write(0, sector, data)).as("%s: write of %d", aio, size).isEqualTo(VirtioBlk.S_OK);
+                assertThat(rig.read(0, sector, size)).as("%s: read of %d", aio, size).isEqualTo(data);
+                assertThat(fileBytes(file, sector * 512, size)).isEqualTo(data);
+                sector += size / 512 + 8;
+            }
+            // 100 buffers of 4 KiB in one request: more pieces than one io_uring operation takes (64).
+            List<byte[]> pieces = new ArrayList<>();
+            pieces.add(header(VirtioBlk.T_OUT, 40_000));
+            byte[] all = random(100 * 4096, 100);
+            for (int i = 0; i < 100; i++) {
+                pieces.add(Arrays.copyOfRange(all, i * 4096, (i + 1) * 4096));
+            }
+            assertThat(BlkRig.status(rig.submit(0, pieces, 1))).isEqualTo(VirtioBlk.S_OK);
+            assertThat(fileBytes(file, 40_000L * 512, all.length)).isEqualTo(all);
+            int[] writable = new int[101];
+            Arrays.fill(writable, 4096);
+            writable[100] = 1;
+            Completion c = rig.submit(0, List.of(header(VirtioBlk.T_IN, 40_000)), writable);
+            assertThat(BlkRig.status(c)).isEqualTo(VirtioBlk.S_OK);
+            for (int i = 0; i < 100; i++) {
+                assertThat(c.writable().get(i)).as("%s: piece %d", aio, i)
+                        .isEqualTo(Arrays.copyOfRange(all, i * 4096, (i + 1) * 4096));
+            }
+            assertThat(c.usedLength()).isEqualTo(100 * 4096 + 1);
+            // Odd pieces: 100, 3000 and 13 bytes (a 512-multiple in all), header and status shared.
+            byte[] odd = random(3113 + 471, 7);
+            byte[] first = new byte[16 + 100];
+            System.arraycopy(header(VirtioBlk.T_OUT, 50_000), 0, first, 0, 16);
+            System.arraycopy(odd, 0, first, 16, 100);
+            assertThat(BlkRig.status(rig.submit(0, List.of(first, Arrays.copyOfRange(odd, 100, 3100),
+                    Arrays.copyOfRange(odd, 3100, odd.length)), 1))).isEqualTo(VirtioBlk.S_OK);
+            assertThat(odd.length % 512).isZero();
+            assertThat(fileBytes(file, 50_000L * 512, odd.length)).isEqualTo(odd);
+
+            assertThat(rig.simple(VirtioBlk.T_FLUSH, 0)).isEqualTo(VirtioBlk.S_OK);
+            Completion id = rig.submit(0, List.of(header(VirtioBlk.T_GET_ID, 0)), VirtioBlk.ID_BYTES, 1);
+            assertThat(BlkRig.status(id)).isEqualTo(VirtioBlk.S_OK);
+            assertThat(new String(id.writable().get(0)).strip()).startsWith(name.substring(0, Math.min(20, name.length())));
+            assertThat(rig.zeroing(VirtioBlk.T_DISCARD, range(0, 8, 0))).isEqualTo(VirtioBlk.S_OK);
+            assertThat(rig.read(0, 0, 4096)).isEqualTo(new byte[4096]);
+
+            QueueCounters counters = rig.device.counters(0);
+            assertThat(counters.get(QueueCounters.Counter.FLUSHES)).isEqualTo(1);
+            assertThat(counters.get(QueueCounters.Counter.WRITES)).isEqualTo(sizes.length + 2);
+            assertThat(counters.get(QueueCounters.Counter.IO_ERRORS)).isZero();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(BlkAio.class)
+    void badRequestsGetIoErrAndTheQueueGoesOn(BlkAio aio) throws Exception {
+        Path file = dir.resolve("bad.img");
+        String name = "t-bad-" + aio.cliName().replace('_', '-');
+        try (BlkRig rig = new BlkRig(options(name, aio), FileBackend.open(file, false, false, MIB))) {
+            long sectors = MIB / 512;
+            assertThat(rig.readStatus(0, sectors, 512)).as("past the end").isEqualTo(VirtioBlk.S_IOERR);
+            assertThat(rig.readStatus(0, sectors - 1, 1024)).as("across the end").isEqualTo(VirtioBlk.S_IOERR);
+            assertThat(rig.write(0, 0, new byte[100])).as("off the block size").isEqualTo(VirtioBlk.S_IOERR);
+            assertThat(BlkRig.status(rig.submit(0, List.of(new byte[8]), 1))).as("short header")
+                    .isEqualTo(VirtioBlk.S_IOERR);
+            assertThat(rig.simple(99, 0)).as("unknown type").isEqualTo(VirtioBlk.S_UNSUPP);
+            byte[] data = random(4096, 3);
+            assertThat(rig.write(0, 8, data)).isEqualTo(VirtioBlk.S_OK);
+            assertThat(rig.read(0, 8, 4096)).isEqualTo(data);
+
+            // The file shrinks behind the device's back: reads past the new end fail, the rest serve.
+            try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+                raf.setLength(64 * 1024);
+            }
+            assertThat(rig.readStatus(0, 1024, 4096)).as("past the end of the shrunk file").isEqualTo(VirtioBlk.S_IOERR);
+            assertThat(rig.read(0, 8, 4096)).isEqualTo(data);
+            assertThat(rig.device.counters(0).get(QueueCounters.Counter.IO_ERRORS)).isEqualTo(5);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(BlkAio.class)
+    void aReadOnlyDeviceRefusesWritesAndFlushesStillAnswer(BlkAio aio) throws Exception {
+        Path file = dir.resolve("ro.img");
+        Files.write(file, random(MIB, 11));
+        String name = "t-ro-" + aio.cliName().replace('_', '-');
+        try (BlkRig rig = new BlkRig(options(name, aio).withReadOnly(true), FileBackend.open(file, true, false, 0))) {
+            assertThat(rig.write(0, 0, new byte[512])).isEqualTo(VirtioBlk.S_IOERR);
+            assertThat(rig.read(0, 0, 4096)).isEqualTo(Arrays.copyOf(random(MIB, 11), 4096));
+            assertThat(rig.simple(VirtioBlk.T_FLUSH, 0)).isEqualTo(VirtioBlk.S_OK);
+        }
+        assertThat(Files.readAllBytes(file)).isEqualTo(random(MIB, 11));
+    }
+
+    @Test
+    void ioUringTakesAPassOfRequestsInOneSubmission() throws Exception {
+        Path file = dir.resolve("batch.img");
+        byte[] data = random(64 * 4096, 21);
+        Files.write(file, data);
+        try (BlkRig rig = new BlkRig(options("t-batch", BlkAio.IO_URING), FileBackend.open(file, false, false, 0),
+                SimulatedDriver.Options.defaults().withQueueSize(128))) {
+            UringQueueHandler handler = rig.device.uringHandler(0);
+            // 32 reads made available before the device looks: one pass pops them all.
+            rig.driver.holdKicks(0, true);
+            List<CompletableFuture<Completion>> reads = new ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                reads.add(rig.driver.submit(0, List.of(header(VirtioBlk.T_IN, i * 8L)), 4096, 1));
+            }
+            long before = handler.submissions();
+            rig.driver.holdKicks(0, false);
+            for (int i = 0; i < 32; i++) {
+                Completion c = BlkRig.await(reads.get(i));
+                assertThat(BlkRig.status(c)).isEqualTo(VirtioBlk.S_OK);
+                assertThat(c.writable().get(0)).isEqualTo(Arrays.copyOfRange(data, i * 4096, (i + 1) * 4096));
+            }
+            assertThat(handler.submissions() - before).as("io_uring_enter calls for 32 reads of one pass")
+                    .isLessThanOrEqualTo(2);
+            assertThat(handler.mostInFlight()).isGreaterThanOrEqualTo(16);
+        }
+    }
+
+    @Test
+    void aBackendThatIsNotAFileIsServedSyncAndSaysSo() throws Exception {
+        try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-mem-aio"), new MemoryBackend(MIB))) {
+            assertThat(rig.device.aio()).isEqualTo(BlkAio.SYNC);
+            assertThat(rig.device.aioNote()).contains("not a file or block device");
+            assertThat(rig.write(0, 0, new byte[512])).isEqualTo(VirtioBlk.S_OK);
+        }
+    }
+}

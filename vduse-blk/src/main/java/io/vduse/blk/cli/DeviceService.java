@@ -73,9 +73,12 @@ final class DeviceService {
         Thread hook = Thread.ofPlatform().name("vduse-blk-shutdown").unstarted(() -> shutDown(device, backend));
         Runtime.getRuntime().addShutdownHook(hook);
         boolean usr1 = Signals.on("USR1", () -> printStats(device));
-        out.printf("vduse-blk: device %s serves %s: %d bytes, %d queue(s) of %d, %d-byte blocks%s%s%s%n",
+        if (device.aioNote() != null) {
+            out.println("vduse-blk: --aio " + options.aio().cliName() + ": " + device.aioNote());
+        }
+        out.printf("vduse-blk: device %s serves %s: %d bytes, %d queue(s) of %d, %d-byte blocks, aio %s%s%s%s%n",
                 options.name(), backend.describe(), device.capacityBytes(), options.numQueues(), options.queueSize(),
-                options.logicalBlockSize(), options.readOnly() ? ", read-only" : "",
+                options.logicalBlockSize(), aioText(device), options.readOnly() ? ", read-only" : "",
                 options.reconnect() ? ", reconnected" : "",
                 options.userBounceMemory() ? ", user bounce memory" : "");
         out.printf("Attach it:   vdpa dev add name %s mgmtdev vduse%n", options.name());
@@ -88,6 +91,15 @@ final class DeviceService {
         // Signals end the loop through the hook; wait for it to finish destroying the device.
         stopped.await();
         return 0;
+    }
+
+    /** The engine serving the queues, as {@code --aio} names it, with the thread count for threads. */
+    static String aioText(VirtioBlkDevice device) {
+        return switch (device.aio()) {
+            case THREADS -> "threads (" + (device.options().ioThreads() > 0 ? device.options().ioThreads()
+                    : io.vduse.blk.BlkOptions.DEFAULT_IO_THREADS) + " per queue)";
+            default -> device.aio().cliName();
+        };
     }
 
     private void serve(VirtioBlkDevice device) throws InterruptedException {

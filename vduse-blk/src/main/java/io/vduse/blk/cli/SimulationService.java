@@ -64,9 +64,13 @@ final class SimulationService {
                 VirtioBlkDevice device = VirtioBlkDevice.start(options, backend, kernel);
                 SimulatedDriver driver = SimulatedDriver.attach(kernel, options.name(),
                         SimulatedDriver.Options.defaults().withQueueSize(options.queueSize()))) {
-            out.printf("simulate: device %s on %s, %d bytes, %d queue(s) of %d, %d-byte blocks, VDUSE API %d, seed %d%n",
-                    options.name(), backend.describe(), device.capacityBytes(), options.numQueues(),
-                    driver.queueSize(0), options.logicalBlockSize(), device.apiVersion(), seed);
+            out.printf("simulate: device %s on %s, %d bytes, %d queue(s) of %d, %d-byte blocks, aio %s, VDUSE API %d, "
+                    + "seed %d%n", options.name(), backend.describe(), device.capacityBytes(), options.numQueues(),
+                    driver.queueSize(0), options.logicalBlockSize(), DeviceService.aioText(device), device.apiVersion(),
+                    seed);
+            if (device.aioNote() != null) {
+                out.println("simulate: --aio " + options.aio().cliName() + ": " + device.aioNote());
+            }
             out.flush();
             SimulatedWorkload workload = new SimulatedWorkload(driver, options.numQueues(),
                     options.logicalBlockSize(), device.capacityBytes(), fresh, seed, out);

@@ -1,5 +1,6 @@
 package io.vduse.blk.cli;
 
+import io.vduse.blk.BlkAio;
 import io.vduse.blk.BlkOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -33,8 +34,6 @@ import picocli.CommandLine.Spec;
             "2:a bad option or value"})
 final class VduseBlkCommand implements Callable<Integer> {
 
-    /** I/O threads per queue with {@code --aio threads} and no {@code --io-threads}. */
-    static final int DEFAULT_IO_THREADS = 8;
 
     @Spec
     CommandSpec spec;
@@ -123,11 +122,13 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "if the kernel refuses. No effect under vhost_vdpa.")
     boolean userBounceMemory;
 
-    @Option(names = "--aio", paramLabel = "ENGINE", defaultValue = "sync",
-            description = "How each queue's requests are served: sync (the default: one at a time on the queue's "
-                    + "thread; fastest where the backend never waits, memory or the page cache) or threads "
-                    + "(--io-threads at once per queue, each on a thread of its own: for a backend that waits, "
-                    + "a disk, O_DIRECT, a network store).")
+    @Option(names = "--aio", paramLabel = "ENGINE", defaultValue = "io_uring",
+            description = "How each queue's requests are served, with qemu-storage-daemon's names: io_uring (the "
+                    + "default: an io_uring per queue keeps every request in flight at once, submitted and completed "
+                    + "on the queue's thread; where the kernel refuses io_uring, threads instead, saying why), "
+                    + "threads (--io-threads at once per queue, each on a thread of its own) or sync (one at a "
+                    + "time on the queue's thread; fastest where the backend never waits). A device in memory "
+                    + "(--size without --file) is always served sync.")
     String aio;
 
     @Option(names = "--io-threads", paramLabel = "N",
@@ -200,23 +201,21 @@ final class VduseBlkCommand implements Callable<Integer> {
         if (vduseApi != null && vduseApi != 0 && vduseApi != 1) {
             throw bad("--vduse-api", "the VDUSE API version is 0 or 1: " + vduseApi);
         }
-        int threads = switch (aio) {
-            case "sync" -> {
-                if (ioThreads != null) {
-                    throw bad("--io-threads", "only with --aio threads (--aio sync serves on the queue's thread)");
-                }
-                yield 0;
-            }
-            case "threads" -> ioThreads == null ? DEFAULT_IO_THREADS : ioThreads;
-            default -> throw bad("--aio", "the engines are sync and threads: " + aio);
-        };
-        if (threads < 0 || (aio.equals("threads") && threads < 1)) {
+        BlkAio engine = BlkAio.ofCliName(aio);
+        if (engine == null) {
+            throw bad("--aio", "the engines are io_uring, threads and sync: " + aio);
+        }
+        if (engine != BlkAio.THREADS && ioThreads != null) {
+            throw bad("--io-threads", "only with --aio threads (--aio " + aio + " has no I/O threads)");
+        }
+        int threads = engine == BlkAio.THREADS ? (ioThreads == null ? BlkOptions.DEFAULT_IO_THREADS : ioThreads) : 0;
+        if (engine == BlkAio.THREADS && threads < 1) {
             throw bad("--io-threads", "at least 1: " + threads);
         }
-        check("--io-threads", () -> BlkOptions.defaults(name).withIoThreads(threads));
+        check("--io-threads", () -> BlkOptions.defaults(name).withAio(engine, threads));
         boolean readOnly = access != null && access.readOnly;
         return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
-                busyPoll, packedRing, api, inflightLogDir, userBounceMemory, threads);
+                busyPoll, packedRing, api, inflightLogDir, userBounceMemory, threads, engine);
     }
 
     private void check(String option, java.util.function.Supplier<BlkOptions> build) {

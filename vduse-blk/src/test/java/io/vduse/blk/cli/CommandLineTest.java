@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The vduse-blk command line: help, every bad value refused naming its option, and --simulate end to end. */
 class CommandLineTest {
@@ -139,6 +140,26 @@ class CommandLineTest {
                 "--aio", "threads", "--io-threads", "4");
         assertThat(run.code()).as(run.out() + run.err()).isZero();
         assertThat(run.out()).contains("every byte equal");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads", "sync"})
+    void simulateOnAFileVerifiesEveryByteWithEveryEngine(String engine, @TempDir Path dir) {
+        Path file = dir.resolve("sim-" + engine + ".img");
+        Run run = run("--simulate", "--file", file.toString(), "--size", "4M", "--num-queues", "2",
+                "--simulate-requests", "2000", "--aio", engine);
+        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("every byte equal").contains(", aio " + engine);
+    }
+
+    @Test
+    void theDefaultEngineIsIoUringAndAMemoryDeviceSaysItIsServedSync() {
+        Run onMemory = run("--simulate", "--size", "4M", "--simulate-requests", "200");
+        assertThat(onMemory.code()).as(onMemory.out() + onMemory.err()).isZero();
+        assertThat(onMemory.out()).contains(", aio sync").contains("--aio io_uring: the backend is not a file");
+        Run wrong = run("--name", "x0", "--size", "1M", "--aio", "native");
+        assertThat(wrong.code()).isEqualTo(2);
+        assertThat(wrong.err()).contains("io_uring, threads and sync");
     }
 
     @Test

@@ -71,6 +71,24 @@ class BlkDeviceTest {
         expect("untouched_half_intact", "true");
     }
 
+    /**
+     * The checks above ran on io_uring, the default engine; the other two {@code --aio} engines
+     * serve fio's verify over two queues and land a pattern in the backing file. The threads
+     * device is io_uring's fallback: started while the kernel refuses io_uring, it says why.
+     */
+    @Test
+    void everyAioEngineServesTheSameBytes() {
+        expect("aio_default", "io_uring");
+        expect("aio_uring_disabled_rc", "0");
+        expect("aio_fallback_line", "1");
+        for (String engine : new String[] {"threads", "sync"}) {
+            expect("aio_" + engine + "_engine", engine);
+            expect("aio_" + engine + "_fio_verify_rc", "0");
+            expect("aio_" + engine + "_backing", "equal");
+            expect("aio_" + engine + "_destroyed", "true");
+        }
+    }
+
     @Test
     void growingTheBackingFileResizesTheDisk() {
         expect("resized_sectors", Long.toString((96L << 20) / 512));

@@ -92,6 +92,39 @@ detach blk1
 stop_dev blk1
 check ro_stop_rc "$STOP_RC"
 
+# ---- (3d) every --aio engine: io_uring served everything above (the default); threads, sync --
+# The threads device is the fallback: started with the default engine while the kernel refuses
+# io_uring to every process (kernel.io_uring_disabled=2, Linux 6.6 on), it must say so and serve
+# on I/O threads.
+check aio_default "$(sed -n 's/^vduse-blk: device blk0 serves .*, aio \([a-z_]*\).*/\1/p' "$LOGS/blk0.log")"
+declare -A AIO_PIDS
+echo 2 >/proc/sys/kernel/io_uring_disabled; check aio_uring_disabled_rc $?
+launch_dev aio-threads --file /tmp/aio-threads.img --size 16M --num-queues 2
+AIO_PIDS[threads]=$DEV_PID
+await_dev aio-threads "$DEV_PID"
+echo 0 >/proc/sys/kernel/io_uring_disabled
+check aio_fallback_line "$(grep -c '^vduse-blk: --aio io_uring: no io_uring here (.*EPERM' "$LOGS/aio-threads.log")"
+launch_dev aio-sync --file /tmp/aio-sync.img --size 16M --num-queues 2 --aio sync
+AIO_PIDS[sync]=$DEV_PID
+for engine in threads sync; do
+    await_dev "aio-$engine" "${AIO_PIDS[$engine]}" || { check "aio_${engine}_started" false; continue; }
+    check "aio_${engine}_engine" "$(sed -n 's/^vduse-blk: device .* serves .*, aio \([a-z_]*\).*/\1/p' \
+        "$LOGS/aio-$engine.log")"
+    attach "aio-$engine" || { check "aio_${engine}_attached" false; continue; }
+    fio --name="aio-$engine" --filename=/dev/vda --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio \
+        --direct=1 --size=4M --verify=crc32c --do_verify=1 >"$LOGS/aio-$engine-fio.log" 2>&1
+    check "aio_${engine}_fio_verify_rc" $?
+    head -c $((8 << 20)) /dev/urandom >/tmp/aio-pattern
+    dd if=/tmp/aio-pattern of=/dev/vda bs=1M seek=8 oflag=direct status=none
+    cmp -s -n $((8 << 20)) -i 0:$((8 << 20)) /tmp/aio-pattern "/tmp/aio-$engine.img" \
+        && check "aio_${engine}_backing" equal || check "aio_${engine}_backing" differ
+    detach "aio-$engine"
+    stop_dev "aio-$engine" "${AIO_PIDS[$engine]}"
+    grep -q 'destroyed' "$LOGS/aio-$engine.log" && check "aio_${engine}_destroyed" true \
+        || check "aio_${engine}_destroyed" false
+    rm -f /tmp/aio-pattern "/tmp/aio-$engine.img"
+done
+
 # ---- user bounce memory, two queues; then stopping while attached ------------------------
 # The kernel bounces through vduse-blk's own memory from the attach's first reads on; a pattern
 # and fio's verify must read back; a reattach (a reset) gives the memory back and takes it again.

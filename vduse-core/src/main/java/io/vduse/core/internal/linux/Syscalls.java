@@ -136,6 +136,10 @@ public final class Syscalls {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FSTAT_SIZE_LSEEK = Native.function("lseek",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FSTATFS = Native.function("fstatfs",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle STATX = Native.function("statx",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle DUP = Native.function("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle MADVISE = Native.function("madvise",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
@@ -655,6 +659,67 @@ public final class Syscalls {
             throw new ErrnoException("lseek fd " + fd, Native.errno(capture));
         }
         return end;
+    }
+
+    /** {@code f_type} of tmpfs (and of a memfd's file system, shmem), from {@code linux/magic.h}. */
+    public static final long TMPFS_MAGIC = 0x01021994L;
+    /** {@code f_type} of ramfs. */
+    public static final long RAMFS_MAGIC = 0x858458f6L;
+
+    /**
+     * The {@code f_type} of the file system {@code fd} is on ({@code fstatfs(2)}): a
+     * {@code *_MAGIC} number of {@code linux/magic.h}.
+     */
+    public static long fileSystemType(int fd) throws ErrnoException {
+        // struct statfs on 64-bit Linux is 120 bytes, f_type (a long) first.
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment buffer = call.allocate(128, 8);
+            MemorySegment capture = Native.capture();
+            int result = (int) FSTATFS.invokeExact(capture, fd, buffer);
+            if (result < 0) {
+                throw new ErrnoException("fstatfs fd " + fd, Native.errno(capture));
+            }
+            return buffer.get(JAVA_LONG, 0);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int STATX_DIOALIGN = 0x2000;
+    /** {@code struct statx}: 256 bytes; {@code stx_mask} at 0, {@code stx_dio_mem_align} at 152, {@code stx_dio_offset_align} at 156. */
+    private static final long STATX_SIZE = 256;
+    private static final long STX_DIO_MEM_ALIGN = 152;
+    private static final long STX_DIO_OFFSET_ALIGN = 156;
+
+    /**
+     * What {@code O_DIRECT} I/O on {@code fd} must be aligned to, from {@code statx(2)}'s
+     * {@code STATX_DIOALIGN} (Linux 6.1 on, files and block devices): {@code {memory, offset}}
+     * alignment in bytes, or null where the kernel or the file system does not say (or says that
+     * {@code O_DIRECT} is not supported, both 0).
+     */
+    public static long[] directIoAlignment(int fd) throws ErrnoException {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment buffer = call.allocate(STATX_SIZE, 8);
+            MemorySegment empty = call.allocateFrom("");
+            MemorySegment capture = Native.capture();
+            int result = (int) STATX.invokeExact(capture, fd, empty, AT_EMPTY_PATH, STATX_DIOALIGN, buffer);
+            if (result < 0) {
+                throw new ErrnoException("statx fd " + fd, Native.errno(capture));
+            }
+            if ((buffer.get(JAVA_INT, 0) & STATX_DIOALIGN) == 0) {
+                return null;
+            }
+            long memory = Integer.toUnsignedLong(buffer.get(JAVA_INT, STX_DIO_MEM_ALIGN));
+            long offset = Integer.toUnsignedLong(buffer.get(JAVA_INT, STX_DIO_OFFSET_ALIGN));
+            return memory == 0 || offset == 0 ? null : new long[] {memory, offset};
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
     }
 
     /** {@code dup(2)}. */

@@ -41,11 +41,26 @@ public final class FileBackend implements BlockBackend {
     // Never written after allocation, so every thread may pwrite from it at once.
     private final MemorySegment zeros;
     private volatile long size;
+    /** With O_DIRECT: what vector pieces and file offsets must be aligned to (offsets: 0 when not known). */
+    private final long directVectorAlignment;
+    private final long directOffsetAlignment;
 
     private FileBackend(Path path, int fd, boolean direct, boolean regularFile, long size) {
         this.path = path;
         this.fd = fd;
         this.direct = direct;
+        long[] alignment = null;
+        if (direct) {
+            try {
+                alignment = Syscalls.directIoAlignment(fd);
+            } catch (ErrnoException e) {
+                alignment = null; // not said: the defaults below
+            }
+        }
+        // A vector's pieces need both: the address aligned for DMA, and the length a whole number
+        // of the disk's logical blocks (Linux checks every segment). Not said: a page, as before.
+        this.directVectorAlignment = alignment == null ? BUFFER_ALIGNMENT : Math.max(alignment[0], alignment[1]);
+        this.directOffsetAlignment = alignment == null ? 0 : alignment[1];
         this.regularFile = regularFile;
         this.zeros = arena.allocate(ZERO_CHUNK, BUFFER_ALIGNMENT);
         this.size = size;
@@ -116,6 +131,34 @@ public final class FileBackend implements BlockBackend {
         }
     }
 
+    /**
+     * With {@code O_DIRECT}, the alignment in bytes that every offset and length must have (the
+     * logical block size of the disk beneath, as {@code statx(2)} tells it); the device's logical
+     * block size must be a multiple of it. 0 without {@code O_DIRECT}, or where the kernel does
+     * not say (before Linux 6.1).
+     */
+    public long directAlignment() {
+        return directOffsetAlignment;
+    }
+
+    /**
+     * Whether the file's bytes live in memory (a regular file on tmpfs or ramfs, without
+     * {@code O_DIRECT}): every read and write is a copy that never waits, which io_uring cannot
+     * start without handing it to a worker thread (these file systems take no {@code IOCB_NOWAIT}
+     * reads), so the queue's own thread does it faster.
+     */
+    boolean inMemory() {
+        if (!regularFile || direct) {
+            return false;
+        }
+        try {
+            long type = Syscalls.fileSystemType(fd);
+            return type == Syscalls.TMPFS_MAGIC || type == Syscalls.RAMFS_MAGIC;
+        } catch (ErrnoException e) {
+            return false; // unknown: nothing is assumed
+        }
+    }
+
     /** The open file descriptor, for an engine that submits the I/O itself ({@link UringQueueHandler}). */
     int fd() {
         return fd;
@@ -161,7 +204,7 @@ public final class FileBackend implements BlockBackend {
     /** Any alignment, or with {@code O_DIRECT} the buffer alignment that the kernel asks for. */
     @Override
     public long vectorAlignment() {
-        return direct ? BUFFER_ALIGNMENT : 1;
+        return direct ? directVectorAlignment : 1;
     }
 
     @Override

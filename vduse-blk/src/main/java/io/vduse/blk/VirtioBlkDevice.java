@@ -64,6 +64,10 @@ public final class VirtioBlkDevice implements AutoCloseable {
         if (chosen == BlkAio.IO_URING && !(backend instanceof FileBackend)) {
             chosen = BlkAio.SYNC; // memory never waits: nothing for a ring to overlap
             note = "the backend is not a file or block device (" + backend.describe() + "): aio sync";
+        } else if (chosen == BlkAio.IO_URING && ((FileBackend) backend).inMemory()) {
+            chosen = BlkAio.SYNC; // tmpfs takes no non-blocking reads: io_uring would hand each to a worker
+            note = "the file is in memory (tmpfs or ramfs), where io_uring hands every request to a kernel "
+                    + "worker thread: aio sync, on the queues' threads, is faster";
         } else if (chosen == BlkAio.IO_URING && !IoUring.availability().available()) {
             chosen = BlkAio.THREADS;
             note = "no io_uring here (" + IoUring.availability().reason() + "): aio threads, "

@@ -15,8 +15,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -30,8 +32,37 @@ class AioEnginesTest {
 
     private static final int MIB = 1 << 20;
 
-    @TempDir
+    /**
+     * Under the build directory rather than the system's temporary directory, which may be a
+     * tmpfs: a file there is served sync whatever the engine asked for (see the last test).
+     */
     Path dir;
+
+    @BeforeEach
+    void makeDirectory() throws Exception {
+        Path target = Path.of("target");
+        Files.createDirectories(target);
+        dir = Files.createTempDirectory(target, "aio-engines");
+    }
+
+    @AfterEach
+    void removeDirectory() throws Exception {
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /** Opens {@code file}, skipping io_uring where the build directory itself is in memory. */
+    private static FileBackend open(Path file, BlkAio aio, boolean readOnly, long size) throws Exception {
+        FileBackend backend = FileBackend.open(file, readOnly, false, size);
+        if (aio == BlkAio.IO_URING && backend.inMemory()) {
+            backend.close();
+            Assumptions.abort("the build directory is on tmpfs, where io_uring is not used");
+        }
+        return backend;
+    }
 
     private static byte[] random(int length, long seed) {
         byte[] data = new byte[length];
@@ -57,7 +88,7 @@ class AioEnginesTest {
     void everyFramingLandsInTheFileAndReadsBack(BlkAio aio) throws Exception {
         Path file = dir.resolve("frames.img");
         String name = "t-aio-" + aio.cliName().replace('_', '-');
-        try (BlkRig rig = new BlkRig(options(name, aio), FileBackend.open(file, false, false, 64L * MIB),
+        try (BlkRig rig = new BlkRig(options(name, aio), open(file, aio, false, 64L * MIB),
                 SimulatedDriver.Options.defaults().withQueueSize(128))) {
             assertThat(rig.device.aio()).isEqualTo(aio);
             assertThat(rig.device.aioNote()).isNull();
@@ -119,7 +150,7 @@ class AioEnginesTest {
     void badRequestsGetIoErrAndTheQueueGoesOn(BlkAio aio) throws Exception {
         Path file = dir.resolve("bad.img");
         String name = "t-bad-" + aio.cliName().replace('_', '-');
-        try (BlkRig rig = new BlkRig(options(name, aio), FileBackend.open(file, false, false, MIB))) {
+        try (BlkRig rig = new BlkRig(options(name, aio), open(file, aio, false, MIB))) {
             long sectors = MIB / 512;
             assertThat(rig.readStatus(0, sectors, 512)).as("past the end").isEqualTo(VirtioBlk.S_IOERR);
             assertThat(rig.readStatus(0, sectors - 1, 1024)).as("across the end").isEqualTo(VirtioBlk.S_IOERR);
@@ -147,7 +178,7 @@ class AioEnginesTest {
         Path file = dir.resolve("ro.img");
         Files.write(file, random(MIB, 11));
         String name = "t-ro-" + aio.cliName().replace('_', '-');
-        try (BlkRig rig = new BlkRig(options(name, aio).withReadOnly(true), FileBackend.open(file, true, false, 0))) {
+        try (BlkRig rig = new BlkRig(options(name, aio).withReadOnly(true), open(file, aio, true, 0))) {
             assertThat(rig.write(0, 0, new byte[512])).isEqualTo(VirtioBlk.S_IOERR);
             assertThat(rig.read(0, 0, 4096)).isEqualTo(Arrays.copyOf(random(MIB, 11), 4096));
             assertThat(rig.simple(VirtioBlk.T_FLUSH, 0)).isEqualTo(VirtioBlk.S_OK);
@@ -160,7 +191,7 @@ class AioEnginesTest {
         Path file = dir.resolve("batch.img");
         byte[] data = random(64 * 4096, 21);
         Files.write(file, data);
-        try (BlkRig rig = new BlkRig(options("t-batch", BlkAio.IO_URING), FileBackend.open(file, false, false, 0),
+        try (BlkRig rig = new BlkRig(options("t-batch", BlkAio.IO_URING), open(file, BlkAio.IO_URING, false, 0),
                 SimulatedDriver.Options.defaults().withQueueSize(128))) {
             UringQueueHandler handler = rig.device.uringHandler(0);
             // 32 reads made available before the device looks: one pass pops them all.
@@ -179,6 +210,30 @@ class AioEnginesTest {
             assertThat(handler.submissions() - before).as("io_uring_enter calls for 32 reads of one pass")
                     .isLessThanOrEqualTo(2);
             assertThat(handler.mostInFlight()).isGreaterThanOrEqualTo(16);
+        }
+    }
+
+    @Test
+    void aFileOnTmpfsIsServedSyncAndSaysWhy() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "no /dev/shm here");
+        Path file = Files.createTempFile(shm, "aio-engines", ".img");
+        try {
+            Files.delete(file);
+            FileBackend backend = FileBackend.open(file, false, false, MIB);
+            if (!backend.inMemory()) {
+                backend.close();
+                Assumptions.abort("/dev/shm is not a tmpfs here");
+            }
+            try (BlkRig rig = new BlkRig(options("t-shm", BlkAio.IO_URING), backend)) {
+                assertThat(rig.device.aio()).isEqualTo(BlkAio.SYNC);
+                assertThat(rig.device.aioNote()).contains("tmpfs");
+                byte[] data = random(4096, 8);
+                assertThat(rig.write(0, 8, data)).isEqualTo(VirtioBlk.S_OK);
+                assertThat(rig.read(0, 8, 4096)).isEqualTo(data);
+            }
+        } finally {
+            Files.deleteIfExists(file);
         }
     }
 

@@ -144,12 +144,23 @@ class CommandLineTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"io_uring", "threads", "sync"})
-    void simulateOnAFileVerifiesEveryByteWithEveryEngine(String engine, @TempDir Path dir) {
+    void simulateOnAFileVerifiesEveryByteWithEveryEngine(String engine) throws Exception {
+        // Under the build directory: the system's temporary directory may be a tmpfs, whose files
+        // are served sync whatever the engine asked for.
+        Path dir = Files.createDirectories(Path.of("target"));
         Path file = dir.resolve("sim-" + engine + ".img");
-        Run run = run("--simulate", "--file", file.toString(), "--size", "4M", "--num-queues", "2",
-                "--simulate-requests", "2000", "--aio", engine);
-        assertThat(run.code()).as(run.out() + run.err()).isZero();
-        assertThat(run.out()).contains("every byte equal").contains(", aio " + engine);
+        Files.deleteIfExists(file);
+        try {
+            Run run = run("--simulate", "--file", file.toString(), "--size", "4M", "--num-queues", "2",
+                    "--simulate-requests", "2000", "--aio", engine);
+            assertThat(run.code()).as(run.out() + run.err()).isZero();
+            assertThat(run.out()).contains("every byte equal");
+            if (!run.out().contains("--aio io_uring: the file is in memory")) {
+                assertThat(run.out()).contains(", aio " + engine);
+            }
+        } finally {
+            Files.deleteIfExists(file);
+        }
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.vduse.blk.cli;
 
+import io.vduse.api.virtio.VirtioBlk;
+import io.vduse.blk.BlkOptions;
 import io.vduse.blk.BlockBackend;
 import io.vduse.blk.FileBackend;
 import io.vduse.blk.MemoryBackend;
@@ -20,5 +22,33 @@ final class Backends {
             return new MemoryBackend(size);
         }
         return FileBackend.open(file, readOnly, direct, size);
+    }
+
+    /**
+     * The logical block size the device advertises: {@code asked} (null: not given), which with
+     * {@code O_DIRECT} must be a whole number of the disk's alignment; not given, 512 or, with
+     * {@code O_DIRECT} on a disk of larger blocks, that alignment, so that every request the driver
+     * sends can go to the disk as it is.
+     *
+     * @throws IOException naming the option, when {@code O_DIRECT} cannot serve the size asked for
+     */
+    static int logicalBlockSize(BlockBackend backend, Integer asked) throws IOException {
+        return logicalBlockSize(backend instanceof FileBackend f ? f.directAlignment() : 0, asked, backend.describe());
+    }
+
+    /** {@link #logicalBlockSize(BlockBackend, Integer)} for an alignment {@code need} (0: none) of {@code what}. */
+    static int logicalBlockSize(long need, Integer asked, String what) throws IOException {
+        if (need > BlkOptions.MAX_LOGICAL_BLOCK_SIZE) {
+            throw new IOException("O_DIRECT on %s needs %d-byte alignment, above the largest logical block size, %d"
+                    .formatted(what, need, BlkOptions.MAX_LOGICAL_BLOCK_SIZE));
+        }
+        if (asked == null) {
+            return (int) Math.max(VirtioBlk.SECTOR_SIZE, need);
+        }
+        if (need > 0 && asked % need != 0) {
+            throw new IOException(("--logical-block-size %d is finer than the %d-byte alignment O_DIRECT needs on %s: "
+                    + "give --logical-block-size %d, or leave it out").formatted(asked, need, what, need));
+        }
+        return asked;
     }
 }

@@ -22,7 +22,9 @@ final class DeviceService {
 
     private static final Path CONTROL = Path.of("/dev/vduse/control");
 
-    private final BlkOptions options;
+    /** The options; the logical block size is settled once the backend is open. */
+    private BlkOptions options;
+    private final Integer askedBlockSize;
     private final Path file;
     private final long size;
     private final boolean direct;
@@ -32,9 +34,14 @@ final class DeviceService {
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    DeviceService(BlkOptions options, Path file, long size, boolean direct, int statsInterval, PrintWriter out,
-            PrintWriter err) {
+    /**
+     * @param askedBlockSize {@code --logical-block-size}, or null when not given: with
+     *     {@code --direct} the disk's own then decides ({@link Backends#logicalBlockSize})
+     */
+    DeviceService(BlkOptions options, Integer askedBlockSize, Path file, long size, boolean direct,
+            int statsInterval, PrintWriter out, PrintWriter err) {
         this.options = options;
+        this.askedBlockSize = askedBlockSize;
         this.file = file;
         this.size = size;
         this.direct = direct;
@@ -59,6 +66,14 @@ final class DeviceService {
         } catch (IOException e) {
             err.println("vduse-blk: cannot open the backend: " + e.getMessage());
             err.flush();
+            return 1;
+        }
+        try {
+            options = options.withLogicalBlockSize(Backends.logicalBlockSize(backend, askedBlockSize));
+        } catch (IOException e) {
+            err.println("vduse-blk: " + e.getMessage());
+            err.flush();
+            closeQuietly(backend);
             return 1;
         }
         VirtioBlkDevice device;

@@ -19,7 +19,9 @@ final class SimulationService {
     /** The size of the in-memory device when neither --file nor --size says. */
     static final long DEFAULT_SIZE = 64L << 20;
 
-    private final BlkOptions options;
+    /** The options; the logical block size is settled once the backend is open. */
+    private BlkOptions options;
+    private final Integer askedBlockSize;
     private final Path file;
     private final long size;
     private final boolean direct;
@@ -28,9 +30,11 @@ final class SimulationService {
     private final PrintWriter out;
     private final PrintWriter err;
 
-    SimulationService(BlkOptions options, Path file, long size, boolean direct, int requests, long seed,
-            PrintWriter out, PrintWriter err) {
+    /** @param askedBlockSize {@code --logical-block-size}, or null when not given (see {@link DeviceService}) */
+    SimulationService(BlkOptions options, Integer askedBlockSize, Path file, long size, boolean direct, int requests,
+            long seed, PrintWriter out, PrintWriter err) {
         this.options = options;
+        this.askedBlockSize = askedBlockSize;
         this.file = file;
         this.size = size;
         this.direct = direct;
@@ -49,6 +53,14 @@ final class SimulationService {
         } catch (IOException e) {
             err.println("vduse-blk: cannot open the backend: " + e.getMessage());
             err.flush();
+            return 1;
+        }
+        try {
+            options = options.withLogicalBlockSize(Backends.logicalBlockSize(backend, askedBlockSize));
+        } catch (IOException e) {
+            err.println("vduse-blk: " + e.getMessage());
+            err.flush();
+            backend.close();
             return 1;
         }
         if (options.readOnly()) {

@@ -1,5 +1,6 @@
 package io.vduse.blk.cli;
 
+import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.blk.BlkAio;
 import io.vduse.blk.BlkOptions;
 import java.nio.file.Path;
@@ -63,9 +64,10 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + " (default ${DEFAULT-VALUE}).")
     int queueSize;
 
-    @Option(names = "--logical-block-size", paramLabel = "BYTES", defaultValue = "512",
-            description = "Block size the driver sees: 512, 1024, 2048 or 4096 (default ${DEFAULT-VALUE}).")
-    int logicalBlockSize;
+    @Option(names = "--logical-block-size", paramLabel = "BYTES",
+            description = "Block size the driver sees: 512, 1024, 2048 or 4096 (default 512; with --direct, the "
+                    + "disk's logical block size when larger, and a smaller size is refused).")
+    Integer logicalBlockSize;
 
     @Option(names = "--serial", paramLabel = "SERIAL",
             description = "What GET_ID answers (/sys/block/vdX/serial), at most 20 ASCII characters "
@@ -128,7 +130,7 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "on the queue's thread; where the kernel refuses io_uring, threads instead, saying why), "
                     + "threads (--io-threads at once per queue, each on a thread of its own) or sync (one at a "
                     + "time on the queue's thread; fastest where the backend never waits). A device in memory "
-                    + "(--size without --file) is always served sync.")
+                    + "(--size without --file) and a file on tmpfs are served sync, saying so.")
     String aio;
 
     @Option(names = "--io-threads", paramLabel = "N",
@@ -157,9 +159,9 @@ final class VduseBlkCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BlkOptions options = options();
         long sizeBytes = size == null ? 0 : size;
-        if (size != null && (size <= 0 || size % logicalBlockSize != 0)) {
-            throw bad("--size", size + " bytes is not a positive multiple of the logical block size "
-                    + logicalBlockSize);
+        int blockSize = logicalBlockSize == null ? VirtioBlk.SECTOR_SIZE : logicalBlockSize;
+        if (size != null && (size <= 0 || size % blockSize != 0)) {
+            throw bad("--size", size + " bytes is not a positive multiple of the logical block size " + blockSize);
         }
         if (file == null && size == null && !simulate) {
             throw new ParameterException(spec.commandLine(),
@@ -176,10 +178,10 @@ final class VduseBlkCommand implements Callable<Integer> {
         }
         if (simulate) {
             long seed = simulateSeed != null ? simulateSeed : System.nanoTime();
-            return new SimulationService(options, file, sizeBytes, direct, simulateRequests, seed,
+            return new SimulationService(options, logicalBlockSize, file, sizeBytes, direct, simulateRequests, seed,
                     spec.commandLine().getOut(), spec.commandLine().getErr()).run();
         }
-        return new DeviceService(options, file, sizeBytes, direct, statsInterval,
+        return new DeviceService(options, logicalBlockSize, file, sizeBytes, direct, statsInterval,
                 spec.commandLine().getOut(), spec.commandLine().getErr()).run();
     }
 
@@ -194,7 +196,8 @@ final class VduseBlkCommand implements Callable<Integer> {
         check("--name", () -> BlkOptions.defaults(name));
         check("--num-queues", () -> BlkOptions.defaults(name).withQueues(numQueues, 256));
         check("--queue-size", () -> BlkOptions.defaults(name).withQueues(1, queueSize));
-        check("--logical-block-size", () -> BlkOptions.defaults(name).withLogicalBlockSize(logicalBlockSize));
+        int blockSize = logicalBlockSize == null ? VirtioBlk.SECTOR_SIZE : logicalBlockSize;
+        check("--logical-block-size", () -> BlkOptions.defaults(name).withLogicalBlockSize(blockSize));
         String chosenSerial = serial != null ? serial : BlkOptions.defaults(name).serial();
         check("--serial", () -> BlkOptions.defaults(name).withSerial(chosenSerial));
         long api = vduseApi == null ? BlkOptions.HIGHEST_API_VERSION : vduseApi;
@@ -214,7 +217,7 @@ final class VduseBlkCommand implements Callable<Integer> {
         }
         check("--io-threads", () -> BlkOptions.defaults(name).withAio(engine, threads));
         boolean readOnly = access != null && access.readOnly;
-        return new BlkOptions(name, numQueues, queueSize, logicalBlockSize, chosenSerial, readOnly, reconnect,
+        return new BlkOptions(name, numQueues, queueSize, blockSize, chosenSerial, readOnly, reconnect,
                 busyPoll, packedRing, api, inflightLogDir, userBounceMemory, threads, engine);
     }
 

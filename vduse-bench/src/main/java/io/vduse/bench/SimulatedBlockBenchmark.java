@@ -32,9 +32,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * arrays included (see {@link BlockDeviceSideBenchmark} for the device side alone).
  *
  * <p>{@code device=ram} is the core tests' RAM handler, which copies through the chain's reader
- * and writer; {@code device=blk-file} is vduse-blk's device over a tmpfs file, whose data moves
- * with {@code preadv}/{@code pwritev} straight from the mapped buffers: its device-thread B/op is
- * the reference device's own request path.
+ * and writer; {@code device=blk-file} is vduse-blk's device over a file in the temporary directory
+ * (not a tmpfs, where it would be served sync) on its default engine, io_uring ({@code READV}/{@code WRITEV} submitted and reaped on the queue's thread), and
+ * {@code blk-file-sync} over a tmpfs file on {@code --aio sync} ({@code preadv}/{@code pwritev}); both move
+ * the data straight from the mapped buffers, and their device-thread B/op is the reference
+ * device's own request path.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -54,8 +56,8 @@ public class SimulatedBlockBenchmark {
     @Param({"split", "packed"})
     public String layout;
 
-    /** {@code ram} or {@code blk-file} (see the class comment). */
-    @Param({"ram", "blk-file"})
+    /** {@code ram}, {@code blk-file} (io_uring) or {@code blk-file-sync} (see the class comment). */
+    @Param({"ram", "blk-file", "blk-file-sync"})
     public String device;
 
     private SimulatedBlockDevice blk;

@@ -5,6 +5,7 @@ import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.api.virtio.VirtioBlkConfig;
 import io.vduse.api.virtio.VirtioDeviceId;
 import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.blk.BlkAio;
 import io.vduse.blk.BlkOptions;
 import io.vduse.blk.FileBackend;
 import io.vduse.blk.VirtioBlkDevice;
@@ -24,22 +25,25 @@ import java.time.Duration;
 /**
  * A virtio-blk device on the {@link SimulatedKernel}, with a {@link SimulatedDriver} attached:
  * the whole stack short of a real kernel (message loop, queue worker, IOTLB over memfd mappings).
- * Two devices: {@link Kind#RAM}, the core tests' RAM handler built with the SDK, which copies
- * through the chain's reader and writer; and {@link Kind#BLK_FILE}, vduse-blk's own device over a
- * file in {@code /dev/shm} (tmpfs, as the guest comparison's image), whose data moves with
- * {@code preadv}/{@code pwritev} straight from the driver's buffers.
+ * Three devices: {@link Kind#RAM}, the core tests' RAM handler built with the SDK, which copies
+ * through the chain's reader and writer; {@link Kind#BLK_FILE}, vduse-blk's own device on its
+ * default engine, io_uring, over a file in the temporary directory; and {@link Kind#BLK_FILE_SYNC},
+ * the same on {@code --aio sync} over a file in {@code /dev/shm} (tmpfs, as the guest
+ * comparison's image). Both move the data straight between the file and the driver's buffers
+ * ({@code READV}/{@code WRITEV} through the ring, or {@code preadv}/{@code pwritev}).
  */
 final class SimulatedBlockDevice implements AutoCloseable {
 
     /** Which device serves the requests. */
     enum Kind {
-        RAM, BLK_FILE;
+        RAM, BLK_FILE, BLK_FILE_SYNC;
 
         static Kind of(String name) {
             return switch (name) {
                 case "ram" -> RAM;
                 case "blk-file" -> BLK_FILE;
-                default -> throw new IllegalArgumentException("device must be ram or blk-file: " + name);
+                case "blk-file-sync" -> BLK_FILE_SYNC;
+                default -> throw new IllegalArgumentException("device must be ram, blk-file or blk-file-sync: " + name);
             };
         }
     }
@@ -68,15 +72,19 @@ final class SimulatedBlockDevice implements AutoCloseable {
             backend = null;
             file = null;
         } else {
+            // io_uring on the temporary directory: vduse-blk serves a file on tmpfs (/dev/shm) sync
+            // whatever it is asked, as io_uring would hand every request there to a worker thread.
             Path shm = Path.of("/dev/shm");
-            Path dir = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+            Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+            Path dir = kind == Kind.BLK_FILE_SYNC && Files.isDirectory(shm) ? shm : tmp;
             file = Files.createTempFile(dir, name, ".img");
             Files.delete(file); // FileBackend creates it, at the size asked for
             backend = FileBackend.open(file, false, false, DISK_BYTES);
             ramDevice = null;
             try {
-                blkDevice = VirtioBlkDevice.start(
-                        BlkOptions.defaults(name).withQueues(1, QUEUE_SIZE).withPackedRing(packed), backend, kernel);
+                BlkAio aio = kind == Kind.BLK_FILE_SYNC ? BlkAio.SYNC : BlkAio.IO_URING;
+                blkDevice = VirtioBlkDevice.start(BlkOptions.defaults(name).withQueues(1, QUEUE_SIZE)
+                        .withPackedRing(packed).withAio(aio, 0), backend, kernel);
             } catch (Exception e) {
                 backend.close();
                 deleteQuietly(file);

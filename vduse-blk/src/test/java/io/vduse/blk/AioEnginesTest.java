@@ -74,15 +74,6 @@ class AioEnginesTest {
         return BlkOptions.defaults(name).withQueues(1, 128).withAio(aio, aio == BlkAio.THREADS ? 4 : 0);
     }
 
-    private static byte[] fileBytes(Path file, long offset, int length) throws Exception {
-        byte[] bytes = new byte[length];
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-            raf.seek(offset);
-            raf.readFully(bytes);
-        }
-        return bytes;
-    }
-
     @ParameterizedTest
     @EnumSource(BlkAio.class)
     void everyFramingLandsInTheFileAndReadsBack(BlkAio aio) throws Exception {
@@ -99,7 +90,7 @@ class AioEnginesTest {
                 byte[] data = random(size, size);
                 assertThat(rig.write(0, sector, data)).as("%s: write of %d", aio, size).isEqualTo(VirtioBlk.S_OK);
                 assertThat(rig.read(0, sector, size)).as("%s: read of %d", aio, size).isEqualTo(data);
-                assertThat(fileBytes(file, sector * 512, size)).isEqualTo(data);
+                assertThat(BlkRig.fileBytes(file, sector * 512, size)).isEqualTo(data);
                 sector += size / 512 + 8;
             }
             // 100 buffers of 4 KiB in one request: more pieces than one io_uring operation takes (64).
@@ -110,7 +101,7 @@ class AioEnginesTest {
                 pieces.add(Arrays.copyOfRange(all, i * 4096, (i + 1) * 4096));
             }
             assertThat(BlkRig.status(rig.submit(0, pieces, 1))).isEqualTo(VirtioBlk.S_OK);
-            assertThat(fileBytes(file, 40_000L * 512, all.length)).isEqualTo(all);
+            assertThat(BlkRig.fileBytes(file, 40_000L * 512, all.length)).isEqualTo(all);
             int[] writable = new int[101];
             Arrays.fill(writable, 4096);
             writable[100] = 1;
@@ -129,7 +120,7 @@ class AioEnginesTest {
             assertThat(BlkRig.status(rig.submit(0, List.of(first, Arrays.copyOfRange(odd, 100, 3100),
                     Arrays.copyOfRange(odd, 3100, odd.length)), 1))).isEqualTo(VirtioBlk.S_OK);
             assertThat(odd.length % 512).isZero();
-            assertThat(fileBytes(file, 50_000L * 512, odd.length)).isEqualTo(odd);
+            assertThat(BlkRig.fileBytes(file, 50_000L * 512, odd.length)).isEqualTo(odd);
 
             assertThat(rig.simple(VirtioBlk.T_FLUSH, 0)).isEqualTo(VirtioBlk.S_OK);
             Completion id = rig.submit(0, List.of(header(VirtioBlk.T_GET_ID, 0)), VirtioBlk.ID_BYTES, 1);

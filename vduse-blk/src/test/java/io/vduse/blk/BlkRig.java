@@ -5,8 +5,11 @@ import io.vduse.core.ErrnoException;
 import io.vduse.core.sim.SimulatedDriver;
 import io.vduse.core.sim.SimulatedDriver.Completion;
 import io.vduse.core.sim.SimulatedKernel;
+import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -41,6 +44,16 @@ final class BlkRig implements AutoCloseable {
     static byte[] range(long sector, int sectors, int flags) {
         return ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(sector).putInt(sectors).putInt(flags)
                 .array();
+    }
+
+    /** {@code length} bytes of {@code file} at {@code offset}, read past the device. */
+    static byte[] fileBytes(Path file, long offset, int length) throws IOException {
+        byte[] bytes = new byte[length];
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+            raf.seek(offset);
+            raf.readFully(bytes);
+        }
+        return bytes;
     }
 
     static Completion await(CompletableFuture<Completion> request) throws Exception {

@@ -7,7 +7,6 @@ import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.core.sim.SimulatedDriver;
 import io.vduse.core.sim.SimulatedDriver.Completion;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,15 +35,6 @@ class LargeRequestTest {
         byte[] data = new byte[length];
         new Random(seed).nextBytes(data);
         return data;
-    }
-
-    private static byte[] fileBytes(Path file, long offset, int length) throws IOException {
-        byte[] bytes = new byte[length];
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-            raf.seek(offset);
-            raf.readFully(bytes);
-        }
-        return bytes;
     }
 
     /** Writes 4 MiB in one buffer at sector 2048 (1 MiB), reads it back in one buffer. */
@@ -77,7 +67,7 @@ class LargeRequestTest {
         CountingBackend backend = new CountingBackend(FileBackend.open(file, false, false, 8L * MIB));
         try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-4m-file"), backend)) {
             byte[] data = fourMebibytesThereAndBack(rig);
-            assertThat(fileBytes(file, MIB, data.length)).isEqualTo(data);
+            assertThat(BlkRig.fileBytes(file, MIB, data.length)).isEqualTo(data);
             assertThat(backend.vectorWrites).hasValue(1);
             assertThat(backend.vectorReads).hasValue(1);
             assertThat(backend.copiedWrites).hasValue(0);
@@ -98,7 +88,7 @@ class LargeRequestTest {
         CountingBackend backend = new CountingBackend(direct);
         try (BlkRig rig = new BlkRig(BlkOptions.defaults("t-4m-direct"), backend)) {
             byte[] data = fourMebibytesThereAndBack(rig);
-            assertThat(fileBytes(file, MIB, data.length)).isEqualTo(data);
+            assertThat(BlkRig.fileBytes(file, MIB, data.length)).isEqualTo(data);
             // The bounce pages are page aligned and 4 MiB is whole pages: straight through O_DIRECT.
             assertThat(backend.vectorWrites).hasValue(1);
             assertThat(backend.vectorReads).hasValue(1);
@@ -131,7 +121,7 @@ class LargeRequestTest {
             readable.add(Arrays.copyOfRange(data, 14 * MIB, 16 * MIB));
             assertThat(readable).hasSize(15);
             assertThat(BlkRig.status(rig.submit(0, readable, 1))).isEqualTo(VirtioBlk.S_OK);
-            assertThat(fileBytes(file, 8L * MIB, data.length)).isEqualTo(data);
+            assertThat(BlkRig.fileBytes(file, 8L * MIB, data.length)).isEqualTo(data);
 
             int[] writable = new int[15];
             Arrays.fill(writable, MIB);

@@ -10,8 +10,16 @@ set -u
 source "$(dirname "$0")/blk-common.sh"
 cd /tmp
 
-IMG=/tmp/disk.img
 SIZE=$((64 << 20))
+# The backing files live on ext4 over a brd ramdisk, not on the guest's tmpfs /tmp: ext4 takes
+# non-blocking reads, so vduse-blk serves its files on io_uring (the default engine), while a file
+# on tmpfs is served sync (io_uring would hand each request to a kernel worker thread).
+rmmod brd 2>/dev/null
+insmod /run/vduse-guest/modules/brd.ko rd_nr=1 rd_size=$((192 << 10)) 2>/dev/null \
+    || modprobe brd rd_nr=1 rd_size=$((192 << 10)); check brd_rc $?
+load_module crc32c && load_module ext4; check backing_ext4_module $?
+mkfs.ext4 -q -F /dev/ram0 && mkdir -p /tmp/ext4 && mount -t ext4 /dev/ram0 /tmp/ext4; check backing_fs_rc $?
+IMG=/tmp/ext4/disk.img
 
 # ---- (1) attach, pattern over the whole device ---------------------------------------------
 start_dev blk0 --file "$IMG" --size 64M --serial it-serial-0 --stats-interval 30 || { check started false; exit 1; }
@@ -99,12 +107,12 @@ check ro_stop_rc "$STOP_RC"
 check aio_default "$(sed -n 's/^vduse-blk: device blk0 serves .*, aio \([a-z_]*\).*/\1/p' "$LOGS/blk0.log")"
 declare -A AIO_PIDS
 echo 2 >/proc/sys/kernel/io_uring_disabled; check aio_uring_disabled_rc $?
-launch_dev aio-threads --file /tmp/aio-threads.img --size 16M --num-queues 2
+launch_dev aio-threads --file /tmp/ext4/aio-threads.img --size 16M --num-queues 2
 AIO_PIDS[threads]=$DEV_PID
 await_dev aio-threads "$DEV_PID"
 echo 0 >/proc/sys/kernel/io_uring_disabled
 check aio_fallback_line "$(grep -c '^vduse-blk: --aio io_uring: no io_uring here (.*EPERM' "$LOGS/aio-threads.log")"
-launch_dev aio-sync --file /tmp/aio-sync.img --size 16M --num-queues 2 --aio sync
+launch_dev aio-sync --file /tmp/ext4/aio-sync.img --size 16M --num-queues 2 --aio sync
 AIO_PIDS[sync]=$DEV_PID
 for engine in threads sync; do
     await_dev "aio-$engine" "${AIO_PIDS[$engine]}" || { check "aio_${engine}_started" false; continue; }
@@ -116,13 +124,13 @@ for engine in threads sync; do
     check "aio_${engine}_fio_verify_rc" $?
     head -c $((8 << 20)) /dev/urandom >/tmp/aio-pattern
     dd if=/tmp/aio-pattern of=/dev/vda bs=1M seek=8 oflag=direct status=none
-    cmp -s -n $((8 << 20)) -i 0:$((8 << 20)) /tmp/aio-pattern "/tmp/aio-$engine.img" \
+    cmp -s -n $((8 << 20)) -i 0:$((8 << 20)) /tmp/aio-pattern "/tmp/ext4/aio-$engine.img" \
         && check "aio_${engine}_backing" equal || check "aio_${engine}_backing" differ
     detach "aio-$engine"
     stop_dev "aio-$engine" "${AIO_PIDS[$engine]}"
     grep -q 'destroyed' "$LOGS/aio-$engine.log" && check "aio_${engine}_destroyed" true \
         || check "aio_${engine}_destroyed" false
-    rm -f /tmp/aio-pattern "/tmp/aio-$engine.img"
+    rm -f /tmp/aio-pattern "/tmp/ext4/aio-$engine.img"
 done
 
 # ---- user bounce memory, two queues; then stopping while attached ------------------------

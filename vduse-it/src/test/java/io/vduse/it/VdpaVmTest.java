@@ -19,11 +19,12 @@ import org.junit.jupiter.api.Test;
  * backing file holds what was written to it. The devices' message counts come from vduse-blk's
  * {@code control messages:} line (SIGUSR1, and at exit).
  *
- * <p>TCG inside TCG makes this the longest class (the VM alone took 400 to 560 s with one disk on
- * a 2-core machine), so it runs on one kernel series only, alone, in Surefire's execution
- * {@code vdpa-vm} after both series' suites: {@code -D}{@value #VM} names the series ({@code 7.3}
- * by default, where {@code VDUSE_F_SUSPEND} exists; {@code 6.12} or {@code none}), and its guest run is bounded by {@code -D}{@value #VM_TIMEOUT} (1500 s by default)
- * instead of {@value GuestVm#TIMEOUT}. Also needs the trixie root, like {@link VdpaBlkTest}.
+ * <p>TCG inside TCG makes this the longest class (897 s alone on a 2-core machine, the VM 782 s of
+ * it), so it runs on one kernel series only, alone, in Surefire's execution {@code vdpa-vm} after
+ * both series' suites: {@code -D}{@value #VM} names the series ({@code 7.3} by default, where
+ * {@code VDUSE_F_SUSPEND} exists; {@code 6.12} or {@code none}), and its guest run is bounded by
+ * {@code -D}{@value #VM_TIMEOUT} (1500 s by default) instead of {@value GuestVm#TIMEOUT}. Also
+ * needs the trixie root, like {@link VdpaBlkTest}.
  */
 class VdpaVmTest {
 

@@ -255,7 +255,16 @@ final class UringQueueHandler implements AsyncQueueHandler {
         slot.length = length;
         slot.offset = sector * VirtioBlk.SECTOR_SIZE;
         slot.remaining = length;
-        nextOperation(slot);
+        try {
+            nextOperation(slot);
+        } catch (RuntimeException e) {
+            // A chain that cannot be described (memory the driver never mapped): the SDK answers
+            // the request through failed(); the slot must not stay taken by it.
+            if (slot.request == request) {
+                release(slot);
+            }
+            throw e;
+        }
     }
 
     private Slot take(Request request, int type) {

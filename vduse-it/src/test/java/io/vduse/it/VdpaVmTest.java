@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * it), so it runs on one kernel series only, alone, in Surefire's execution {@code vdpa-vm} after
  * both series' suites: {@code -D}{@value #VM} names the series ({@code 7.3} by default, where
  * {@code VDUSE_F_SUSPEND} exists; {@code 6.12} or {@code none}), and its guest run is bounded by
- * {@code -D}{@value #VM_TIMEOUT} (1500 s by default) instead of {@value GuestVm#TIMEOUT}. Also
+ * {@code -D}{@value #VM_TIMEOUT} (2100 s by default) instead of {@value GuestVm#TIMEOUT}. Also
  * needs the trixie root, like {@link VdpaBlkTest}.
  */
 class VdpaVmTest {
@@ -46,7 +46,7 @@ class VdpaVmTest {
             abort("a VM inside the guest takes 10 to 15 minutes under TCG; it runs alone in Surefire's execution "
                     + "vdpa-vm, on Linux " + series + " (-D" + VM + "=6.12, 7.3 or none), not here on " + kernel);
         }
-        long timeout = Long.getLong(VM_TIMEOUT, 1500);
+        long timeout = Long.getLong(VM_TIMEOUT, 2100);
         GuestVm vm = GuestVm.acquire().withTimeout(timeout);
         synchronized (VdpaVmTest.class) {
             Path root = TrixieRoot.acquire();

@@ -22,13 +22,13 @@
 # VdpaVmTest asserts on the "CHECK vm.NAME=VALUE" lines.
 #
 # Environment: as vdpa-blk-checks.sh (BLK, TRIXIE_ROOT, what blk-common.sh needs); VM_TIMEOUT,
-# the bound of the VM in seconds (default 1200); VM_KERNEL_SERIES (below).
+# the bound of the VM in seconds (default 1800); VM_KERNEL_SERIES (below).
 set -u
 source "$(dirname "$0")/blk-common.sh"
 cd /tmp
 
 ROOT="${TRIXIE_ROOT:?TRIXIE_ROOT: the root make-trixie-root prints}"
-VM_TIMEOUT="${VM_TIMEOUT:-1200}"
+VM_TIMEOUT="${VM_TIMEOUT:-1800}"
 DISKS=(blkio generic)
 SLOT=$((256 << 10))    # bytes a round writes to each disk, at (round % SLOTS) * SLOT (1 MiB took ~45 s a round)
 SLOTS=2

@@ -77,6 +77,8 @@ final class UringQueueHandler implements AsyncQueueHandler {
     private int busy;
     /** Made once: a method reference per reap would allocate. */
     private final IoUring.CompletionSink sink = this::completed;
+    /** The sink of a stopped queue's leftover completions, which nobody is answered for. */
+    private final IoUring.CompletionSink forgetting = this::forget;
     /** The run's ring; null between runs and where none could be set up (queue thread only). */
     private IoUring ring;
     private boolean saidNoRing;
@@ -145,8 +147,7 @@ final class UringQueueHandler implements AsyncQueueHandler {
         // into the driver's memory until it completes: let them end before the ring goes.
         long deadline = System.nanoTime() + DRAIN_NANOS;
         while (busy > 0 && System.nanoTime() < deadline) {
-            if (ring.reap(this::forget) == 0) {
-                Thread.onSpinWait();
+            if (ring.reap(forgetting) == 0) {
                 try {
                     Thread.sleep(1);
                 } catch (InterruptedException e) {

@@ -93,7 +93,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
             switch (aio) {
                 case SYNC -> builder.handlers(index -> server(index));
                 case THREADS -> {
-                    int threads = options.ioThreads() > 0 ? options.ioThreads() : BlkOptions.DEFAULT_IO_THREADS;
+                    int threads = ioThreads();
                     builder.asyncHandlers(index -> {
                         ThreadedQueueHandler handler = new ThreadedQueueHandler(queueName(index), threads,
                                 options.queueSize(), () -> server(index));
@@ -161,6 +161,18 @@ public final class VirtioBlkDevice implements AutoCloseable {
      */
     public BlkAio aio() {
         return aio;
+    }
+
+    /**
+     * The I/O threads per queue with {@link BlkAio#THREADS}: the options' count, or
+     * {@link BlkOptions#DEFAULT_IO_THREADS} when threads are the fallback from io_uring; 0 with
+     * the other engines.
+     */
+    public int ioThreads() {
+        if (aio != BlkAio.THREADS) {
+            return 0;
+        }
+        return options.ioThreads() > 0 ? options.ioThreads() : BlkOptions.DEFAULT_IO_THREADS;
     }
 
     /** Why {@link #aio()} is not the engine the options asked for, for a log line; null when it is. */

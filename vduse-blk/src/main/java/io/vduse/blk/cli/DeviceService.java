@@ -111,8 +111,7 @@ final class DeviceService {
     /** The engine serving the queues, as {@code --aio} names it, with the thread count for threads. */
     static String aioText(VirtioBlkDevice device) {
         return switch (device.aio()) {
-            case THREADS -> "threads (" + (device.options().ioThreads() > 0 ? device.options().ioThreads()
-                    : io.vduse.blk.BlkOptions.DEFAULT_IO_THREADS) + " per queue)";
+            case THREADS -> "threads (" + device.ioThreads() + " per queue)";
             default -> device.aio().cliName();
         };
     }

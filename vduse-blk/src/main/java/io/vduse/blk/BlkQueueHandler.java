@@ -48,9 +48,7 @@ final class BlkQueueHandler implements QueueHandler {
     private final QueueCounters counters;
     /** Null when the backend takes no vectors. */
     private final IoVectors vectors;
-    private final long[] rangeOffsets = new long[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
-    private final long[] rangeLengths = new long[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
-    private final boolean[] rangeUnmap = new boolean[BlkConfigSpace.MAX_ZEROING_SEGMENTS];
+    private final ZeroingRanges ranges = new ZeroingRanges();
 
     /**
      * @param scratch native memory of any size (the device gives {@link #SCRATCH_SIZE} bytes),
@@ -230,38 +228,18 @@ final class BlkQueueHandler implements QueueHandler {
      * the request before any range is applied.
      */
     private int zeroing(ChainReader in, boolean writeZeroes) throws IOException {
-        long bytes = in.remaining();
-        if (bytes == 0 || bytes % VirtioBlk.DWZ_SIZE != 0
-                || bytes / VirtioBlk.DWZ_SIZE > BlkConfigSpace.MAX_ZEROING_SEGMENTS) {
-            return VirtioBlk.S_UNSUPP;
+        int status = ranges.read(in, writeZeroes, disk);
+        if (status != VirtioBlk.S_OK) {
+            return status;
         }
-        int count = (int) (bytes / VirtioBlk.DWZ_SIZE);
-        int unknownFlags = writeZeroes ? ~VirtioBlk.WRITE_ZEROES_FLAG_UNMAP : ~0;
-        boolean rangesOk = true;
-        for (int i = 0; i < count; i++) {
-            long sector = in.readLongLe();
-            long sectors = Integer.toUnsignedLong(in.readIntLe());
-            int flags = in.readIntLe();
-            if ((flags & unknownFlags) != 0) {
-                return VirtioBlk.S_UNSUPP;
-            }
-            rangesOk &= sectors <= BlkConfigSpace.MAX_ZEROING_SECTORS
-                    && disk.rangeOk(sector, sectors * VirtioBlk.SECTOR_SIZE);
-            rangeOffsets[i] = sector * VirtioBlk.SECTOR_SIZE;
-            rangeLengths[i] = sectors * VirtioBlk.SECTOR_SIZE;
-            rangeUnmap[i] = (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0;
-        }
-        if (!rangesOk || disk.readOnly()) {
-            return VirtioBlk.S_IOERR;
-        }
-        for (int i = 0; i < count; i++) {
-            if (rangeLengths[i] == 0) {
+        for (int i = 0; i < ranges.count(); i++) {
+            if (ranges.length(i) == 0) {
                 continue;
             }
             if (writeZeroes) {
-                backend.writeZeroes(rangeOffsets[i], rangeLengths[i], rangeUnmap[i]);
+                backend.writeZeroes(ranges.offset(i), ranges.length(i), ranges.unmap(i));
             } else {
-                backend.discard(rangeOffsets[i], rangeLengths[i]);
+                backend.discard(ranges.offset(i), ranges.length(i));
             }
         }
         counters.increment(writeZeroes ? Counter.WRITE_ZEROES : Counter.DISCARDS);

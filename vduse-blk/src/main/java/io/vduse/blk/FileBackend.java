@@ -250,53 +250,45 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public void discard(long offset, long length) throws IOException {
-        try {
-            Syscalls.fallocate(fd, Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length);
-        } catch (ErrnoException e) {
-            if (!unsupported(e)) {
-                throw e;
-            }
-            // Discard is a hint; a medium without holes keeps its bytes.
-        }
+        zero(ZeroingStep.DISCARD, offset, length);
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean unmap) throws IOException {
-        if (unmap && tryFallocate(Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length)) {
-            return;
+        zero(ZeroingStep.first(true, unmap), offset, length);
+    }
+
+    /** Climbs the {@link ZeroingStep} ladder for one range, from {@code step}. */
+    private void zero(ZeroingStep step, long offset, long length) throws IOException {
+        while (step.isCall()) {
+            int errno = 0;
+            try {
+                Syscalls.fallocate(fd, step.mode(), offset, length);
+            } catch (ErrnoException e) {
+                errno = e.errno();
+            }
+            ZeroingStep next = step.next(errno);
+            if (next == null) {
+                throw new ErrnoException("fallocate", errno);
+            }
+            step = next;
         }
-        if (tryFallocate(Syscalls.FALLOC_FL_ZERO_RANGE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length)) {
-            return;
+        if (step == ZeroingStep.WRITE) {
+            writeZeros(offset, length);
         }
-        // tmpfs, for one, punches holes but has no ZERO_RANGE: a hole, then the space allocated
-        // again, is zeros that later writes cannot fail to find room for.
-        if (tryFallocate(Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length)) {
-            // Allocating the range again is a reservation only: where it is not supported, the
-            // hole reads as zeros all the same.
-            tryFallocate(Syscalls.FALLOC_FL_KEEP_SIZE, offset, length);
-            return;
-        }
+    }
+
+    /**
+     * Writes zeros over the range, for a file system where no {@code fallocate} zeroes; the
+     * io_uring path comes here too, on the queue's thread (rare: ext4, xfs, btrfs and tmpfs all
+     * zero without writing).
+     */
+    void writeZeros(long offset, long length) throws IOException {
         for (long done = 0; done < length; ) {
             long n = Math.min(ZERO_CHUNK, length - done);
             write(offset + done, zeros, n);
             done += n;
         }
-    }
-
-    private boolean tryFallocate(int mode, long offset, long length) throws ErrnoException {
-        try {
-            Syscalls.fallocate(fd, mode, offset, length);
-            return true;
-        } catch (ErrnoException e) {
-            if (unsupported(e)) {
-                return false;
-            }
-            throw e;
-        }
-    }
-
-    private static boolean unsupported(ErrnoException e) {
-        return e.errno() == Errno.EOPNOTSUPP || e.errno() == Errno.ENOSYS;
     }
 
     @Override

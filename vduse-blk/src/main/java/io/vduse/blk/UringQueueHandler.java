@@ -26,13 +26,15 @@ import java.lang.System.Logger.Level;
  *
  * <p>Reads and writes go straight between the file and the driver's buffers ({@code READV},
  * {@code WRITEV} over the chain's pieces), flushes are {@code FSYNC} with
- * {@code IORING_FSYNC_DATASYNC}. Each request has at most one operation in flight, so the ring,
+ * {@code IORING_FSYNC_DATASYNC}, and the ranges of DISCARD and WRITE_ZEROES are
+ * {@code FALLOCATE}s, range after range, each climbing the same {@link ZeroingStep} ladder as the
+ * synchronous path. Each request has at most one operation in flight, so the ring,
  * sized to the virtqueue, never runs out of entries: a request in more pieces than
  * {@link #PIECES_PER_OPERATION} moves in consecutive operations, and a short transfer is
  * resubmitted for the rest. What the ring does not do is served here on the queue's thread by a
- * {@link BlkQueueHandler}: GET_ID, DISCARD and WRITE_ZEROES (a few fallocate calls), malformed
- * requests, and data in pieces that I/O vectors cannot carry (off the {@code O_DIRECT}
- * alignment), which is copied through its scratch buffer.
+ * {@link BlkQueueHandler}: GET_ID (a copy of the serial), malformed requests, data in pieces that
+ * I/O vectors cannot carry (off the {@code O_DIRECT} alignment), which is copied through its
+ * scratch buffer, and zeros written where no {@code fallocate} zeroes (rare).
  *
  * <p>A ring is set up when the queue starts and closed when it stops. Where it cannot be set up
  * (the kernel is short of memory, say) the run is served synchronously, saying so once.
@@ -59,6 +61,10 @@ final class UringQueueHandler implements AsyncQueueHandler {
         long remaining;
         /** Bytes of the current operation not yet moved. */
         long batch;
+        /** DISCARD and WRITE_ZEROES: the request's ranges, the one being applied, and its step. */
+        final ZeroingRanges ranges = new ZeroingRanges();
+        int range;
+        ZeroingStep step;
 
         Slot(int index, long alignment) {
             this.index = index;
@@ -68,6 +74,7 @@ final class UringQueueHandler implements AsyncQueueHandler {
 
     private final String name;
     private final DiskState disk;
+    private final FileBackend backend;
     private final int fd;
     private final BlkQueueHandler inline;
     private final QueueCounters counters;
@@ -95,6 +102,7 @@ final class UringQueueHandler implements AsyncQueueHandler {
             QueueCounters counters, int queueSize) {
         this.name = name;
         this.disk = disk;
+        this.backend = backend;
         this.fd = backend.fd();
         this.inline = inline;
         this.counters = counters;
@@ -217,6 +225,7 @@ final class UringQueueHandler implements AsyncQueueHandler {
                 Slot slot = take(request, type);
                 prepare(slot);
             }
+            case VirtioBlk.T_DISCARD, VirtioBlk.T_WRITE_ZEROES -> beginZeroing(request, type, in);
             default -> serveInline(request, true, type, sector);
         }
     }
@@ -266,6 +275,55 @@ final class UringQueueHandler implements AsyncQueueHandler {
             }
             throw e;
         }
+    }
+
+    /** DISCARD and WRITE_ZEROES: the ranges are read and checked as a whole, then applied one by one. */
+    private void beginZeroing(Request request, int type, ChainReader in) {
+        Slot slot = take(request, type);
+        int status;
+        try {
+            status = slot.ranges.read(in, type == VirtioBlk.T_WRITE_ZEROES, disk);
+        } catch (RuntimeException e) {
+            release(slot); // ranges in memory the driver never mapped: the SDK answers through failed()
+            throw e;
+        }
+        if (status != VirtioBlk.S_OK) {
+            release(slot);
+            answerNow(request, status);
+            return;
+        }
+        slot.range = -1;
+        nextRange(slot);
+    }
+
+    /** Starts the slot's next non-empty range at its first step, or finishes the request after the last. */
+    private void nextRange(Slot slot) {
+        ZeroingRanges ranges = slot.ranges;
+        do {
+            if (++slot.range == ranges.count()) {
+                finish(slot, VirtioBlk.S_OK);
+                return;
+            }
+        } while (ranges.length(slot.range) == 0);
+        slot.step = ZeroingStep.first(slot.type == VirtioBlk.T_WRITE_ZEROES, ranges.unmap(slot.range));
+        applyStep(slot);
+    }
+
+    /** Prepares the current range's fallocate, or writes its zeros where none zeroes, or moves on. */
+    private void applyStep(Slot slot) {
+        if (slot.step.isCall()) {
+            prepare(slot);
+            return;
+        }
+        if (slot.step == ZeroingStep.WRITE) {
+            try {
+                backend.writeZeros(slot.ranges.offset(slot.range), slot.ranges.length(slot.range));
+            } catch (IOException e) {
+                fail(slot, e.getMessage());
+                return;
+            }
+        }
+        nextRange(slot);
     }
 
     private Slot take(Request request, int type) {
@@ -336,6 +394,8 @@ final class UringQueueHandler implements AsyncQueueHandler {
         return switch (slot.type) {
             case VirtioBlk.T_IN -> ring.prepareReadv(fd, v.array(), v.count(), slot.offset, slot.index);
             case VirtioBlk.T_OUT -> ring.prepareWritev(fd, v.array(), v.count(), slot.offset, slot.index);
+            case VirtioBlk.T_DISCARD, VirtioBlk.T_WRITE_ZEROES -> ring.prepareFallocate(fd, slot.step.mode(),
+                    slot.ranges.offset(slot.range), slot.ranges.length(slot.range), slot.index);
             default -> ring.prepareFsync(fd, true, slot.index);
         };
     }
@@ -395,6 +455,17 @@ final class UringQueueHandler implements AsyncQueueHandler {
             prepare(slot); // the same operation again
             return;
         }
+        if (slot.type == VirtioBlk.T_DISCARD || slot.type == VirtioBlk.T_WRITE_ZEROES) {
+            int errno = result < 0 ? -result : 0;
+            ZeroingStep next = slot.step.next(errno);
+            if (next == null) {
+                fail(slot, "fallocate: " + Errno.name(errno));
+                return;
+            }
+            slot.step = next;
+            applyStep(slot);
+            return;
+        }
         if (result < 0) {
             fail(slot, Errno.name(-result));
             return;
@@ -437,6 +508,8 @@ final class UringQueueHandler implements AsyncQueueHandler {
                     counters.increment(Counter.WRITES);
                     counters.add(Counter.BYTES_WRITTEN, slot.length);
                 }
+                case VirtioBlk.T_DISCARD -> counters.increment(Counter.DISCARDS);
+                case VirtioBlk.T_WRITE_ZEROES -> counters.increment(Counter.WRITE_ZEROES);
                 default -> counters.increment(Counter.FLUSHES);
             }
         }

@@ -177,6 +177,40 @@ class AioEnginesTest {
         assertThat(Files.readAllBytes(file)).isEqualTo(random(MIB, 11));
     }
 
+    @ParameterizedTest
+    @EnumSource(BlkAio.class)
+    void discardAndWriteZeroesClearTheirRangesAndNothingElse(BlkAio aio) throws Exception {
+        Path file = dir.resolve("zeroing.img");
+        String name = "t-zero-" + aio.cliName().replace('_', '-');
+        try (BlkRig rig = new BlkRig(options(name, aio), open(file, aio, false, MIB))) {
+            byte[] data = random(128 * 512, 5);
+            assertThat(rig.write(0, 0, data)).isEqualTo(VirtioBlk.S_OK);
+            long before = aio == BlkAio.IO_URING ? rig.device.uringHandler(0).submissions() : 0;
+            // Two ranges, one of them empty, with and without the unmap flag; then a discard.
+            assertThat(rig.zeroing(VirtioBlk.T_WRITE_ZEROES, range(8, 8, VirtioBlk.WRITE_ZEROES_FLAG_UNMAP),
+                    range(20, 0, 0), range(32, 16, 0))).isEqualTo(VirtioBlk.S_OK);
+            assertThat(rig.zeroing(VirtioBlk.T_DISCARD, range(64, 8, 0))).isEqualTo(VirtioBlk.S_OK);
+            // A bad range among good ones changes nothing.
+            assertThat(rig.zeroing(VirtioBlk.T_WRITE_ZEROES, range(96, 8, 0), range(MIB / 512, 8, 0)))
+                    .isEqualTo(VirtioBlk.S_IOERR);
+            byte[] expected = data.clone();
+            Arrays.fill(expected, 8 * 512, 16 * 512, (byte) 0);
+            Arrays.fill(expected, 32 * 512, 48 * 512, (byte) 0);
+            Arrays.fill(expected, 64 * 512, 72 * 512, (byte) 0);
+            assertThat(rig.read(0, 0, data.length)).isEqualTo(expected);
+            assertThat(BlkRig.fileBytes(file, 0, data.length)).isEqualTo(expected);
+            QueueCounters counters = rig.device.counters(0);
+            assertThat(counters.get(QueueCounters.Counter.WRITE_ZEROES)).isEqualTo(1);
+            assertThat(counters.get(QueueCounters.Counter.DISCARDS)).isEqualTo(1);
+            assertThat(counters.get(QueueCounters.Counter.IO_ERRORS)).isEqualTo(1);
+            if (aio == BlkAio.IO_URING) {
+                // Each range is a FALLOCATE in the ring, not a call on the queue's thread: the
+                // write-zeroes took at least two submissions (a range a time), the discard one.
+                assertThat(rig.device.uringHandler(0).submissions() - before).isGreaterThanOrEqualTo(3);
+            }
+        }
+    }
+
     @Test
     void ioUringTakesAPassOfRequestsInOneSubmission() throws Exception {
         Path file = dir.resolve("batch.img");

@@ -97,3 +97,15 @@ allocated() { echo $(( $(stat --format=%b "$1") * 512 )); }
 load_module() {
     modprobe -d "$KERNEL_ROOT" "$1" || { log "modprobe -d $KERNEL_ROOT $1 failed"; return 1; }
 }
+
+# backing_on_ext4 MIB: an ext4 file system on a brd ramdisk of MIB MiB, mounted at /tmp/ext4, for
+# backing files: ext4 takes non-blocking reads, so vduse-blk serves a file there on io_uring (the
+# default engine), while a file on the guest's tmpfs /tmp is served sync (io_uring would hand
+# each request to a kernel worker thread). Checks brd_rc, backing_ext4_module, backing_fs_rc.
+backing_on_ext4() {
+    rmmod brd 2>/dev/null
+    insmod /run/vduse-guest/modules/brd.ko rd_nr=1 rd_size=$(($1 << 10)) 2>/dev/null \
+        || modprobe brd rd_nr=1 rd_size=$(($1 << 10)); check brd_rc $?
+    load_module crc32c && load_module ext4; check backing_ext4_module $?
+    mkfs.ext4 -q -F /dev/ram0 && mkdir -p /tmp/ext4 && mount -t ext4 /dev/ram0 /tmp/ext4; check backing_fs_rc $?
+}

@@ -11,14 +11,8 @@ source "$(dirname "$0")/blk-common.sh"
 cd /tmp
 
 SIZE=$((64 << 20))
-# The backing files live on ext4 over a brd ramdisk, not on the guest's tmpfs /tmp: ext4 takes
-# non-blocking reads, so vduse-blk serves its files on io_uring (the default engine), while a file
-# on tmpfs is served sync (io_uring would hand each request to a kernel worker thread).
-rmmod brd 2>/dev/null
-insmod /run/vduse-guest/modules/brd.ko rd_nr=1 rd_size=$((192 << 10)) 2>/dev/null \
-    || modprobe brd rd_nr=1 rd_size=$((192 << 10)); check brd_rc $?
-load_module crc32c && load_module ext4; check backing_ext4_module $?
-mkfs.ext4 -q -F /dev/ram0 && mkdir -p /tmp/ext4 && mount -t ext4 /dev/ram0 /tmp/ext4; check backing_fs_rc $?
+# The backing files live on ext4 over a brd ramdisk, where vduse-blk serves them on io_uring.
+backing_on_ext4 192
 IMG=/tmp/ext4/disk.img
 
 # ---- (1) attach, pattern over the whole device ---------------------------------------------

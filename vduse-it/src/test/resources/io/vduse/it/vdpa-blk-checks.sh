@@ -43,6 +43,12 @@ bytes() { numfmt --from=iec "$1"; }
 
 source "$(dirname "$0")/vdpa-common.sh"
 
+# Our device's backing file lives on ext4 over a brd ramdisk, where vduse-blk serves it on
+# io_uring (its default engine): libblkio's requests reach the file through the ring. The
+# control's stays on /tmp, which its chroot sees.
+backing_on_ext4 256
+image() { if [[ "$1" == ours ]]; then echo /tmp/ext4/ours.img; else echo "/tmp/$1.img"; fi; }
+
 opts() { echo "driver=virtio-blk-vhost-vdpa,path=$VHOST,cache.direct=on,discard=unmap"; }
 qio() { chroot "$ROOT" qemu-io "$@" --image-opts "$(opts)" 2>&1; }
 
@@ -106,7 +112,8 @@ backing_check() {
 
 # checklist DEVICE: the read-write checks against the device started as $NAME.
 checklist() {
-    local dev="$1" file="/tmp/$1.img" expected="/tmp/$1.expected" spec c off len pat out rc
+    local dev="$1" file expected="/tmp/$1.expected" spec c off len pat out rc
+    file=$(image "$dev")
     vhost_attach "$NAME" || { check "$dev.attached" false; return 1; }
     check "$dev.attached" true
 
@@ -163,11 +170,11 @@ backing_checks() {
     local dev="$1" spec c off len pat
     for spec in "${PATTERNS[@]}"; do
         read -r c off len pat <<<"$spec"
-        backing_check "$dev.backing_$c" "/tmp/$dev.expected" "/tmp/$dev.img" "$off" "$len"
+        backing_check "$dev.backing_$c" "/tmp/$dev.expected" "$(image "$dev")" "$off" "$len"
     done
-    backing_check "$dev.backing_16m" "/tmp/$dev.expected" "/tmp/$dev.img" $RANDOM_OFF $RANDOM_LEN
-    backing_check "$dev.backing_discarded" "/tmp/$dev.expected" "/tmp/$dev.img" $DISCARD_OFF $DISCARD_LEN
-    backing_check "$dev.backing_all" "/tmp/$dev.expected" "/tmp/$dev.img"
+    backing_check "$dev.backing_16m" "/tmp/$dev.expected" "$(image "$dev")" $RANDOM_OFF $RANDOM_LEN
+    backing_check "$dev.backing_discarded" "/tmp/$dev.expected" "$(image "$dev")" $DISCARD_OFF $DISCARD_LEN
+    backing_check "$dev.backing_all" "/tmp/$dev.expected" "$(image "$dev")"
 }
 
 # read_only_checks DEVICE: the device started read-only on the file of the checklist.
@@ -185,29 +192,31 @@ read_only_checks() {
 
 for dev in ours qsd; do
     log "======== $dev: read-write ($(date +%T))"
-    prepare "/tmp/$dev.img" "/tmp/$dev.expected"
+    prepare "$(image "$dev")" "/tmp/$dev.expected"
     if [[ "$dev" == ours ]]; then
-        start_ours /tmp/ours.img --size 64M || { check "$dev.started" false; continue; }
+        start_ours "$(image ours)" --size 64M || { check "$dev.started" false; continue; }
     else
         start_qsd /tmp/qsd.img writable=on || { check "$dev.started" false; continue; }
     fi
     check "$dev.started" true
+    [[ "$dev" != ours ]] \
+        || check ours.aio "$(sed -n 's/^vduse-blk: device vdpa-ours serves .*, aio \([a-z_]*\).*/\1/p' "$LOGS/$NAME.log")"
     log "$dev started ($(date +%T))"
     checklist "$dev"
     stop "$dev"
     backing_checks "$dev"
-    cp "/tmp/$dev.img" "/tmp/$dev.before-ro"
+    cp "$(image "$dev")" "/tmp/$dev.before-ro"
 
     log "======== $dev: read-only ($(date +%T))"
     if [[ "$dev" == ours ]]; then
-        start_ours /tmp/ours.img --read-only || { check "$dev.ro_started" false; continue; }
+        start_ours "$(image ours)" --read-only || { check "$dev.ro_started" false; continue; }
     else
         start_qsd /tmp/qsd.img writable=off || { check "$dev.ro_started" false; continue; }
     fi
     check "$dev.ro_started" true
     read_only_checks "$dev"
     stop "$dev"
-    backing_check "$dev.ro_backing" "/tmp/$dev.before-ro" "/tmp/$dev.img"
+    backing_check "$dev.ro_backing" "/tmp/$dev.before-ro" "$(image "$dev")"
 done
 log "done ($(date +%T))"
 echo VDPA_CHECKS_DONE

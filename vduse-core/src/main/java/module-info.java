@@ -7,8 +7,13 @@
 module io.vduse.core {
     requires transitive io.vduse.api;
     requires transitive io.vduse.virtqueue;
+    // ObjectNames hands out javax.management names; the devices register MXBeans.
+    requires transitive java.management;
+    // The Flight Recorder events (io.vduse.*), in io.vduse.core.internal.events.
+    requires jdk.jfr;
 
     exports io.vduse.core;
+    exports io.vduse.core.management;
     exports io.vduse.core.sim;
     exports io.vduse.core.uring;
     // The block device's file backend calls pread/pwrite/fallocate/fdatasync through these.

@@ -7,6 +7,7 @@ import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseDevice;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
+import io.vduse.core.management.ObjectNames;
 import io.vduse.core.uring.IoUring;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -113,6 +114,11 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     .busyPoll(options.busyPoll())
                     .userBounceMemory(options.userBounceMemory())
                     .start();
+            // Beside the SDK's beans of each queue, with their lifetime: gone at close and detach.
+            for (int i = 0; i < counters.length; i++) {
+                device.addManagementBean(ObjectNames.queue("BlkQueue", options.name(), i), BlkQueueMXBean.class,
+                        new BlkQueueBean(counters[i]));
+            }
         } catch (VduseException | RuntimeException e) {
             stopIoThreads();
             arena.close();

@@ -2,6 +2,7 @@ package io.vduse.core;
 
 import io.vduse.api.VduseIoctls;
 import io.vduse.core.internal.EventFd;
+import io.vduse.core.internal.events.SlowRequest;
 import io.vduse.core.internal.linux.Syscalls;
 import io.vduse.virtqueue.DeviceQueue;
 import io.vduse.virtqueue.VirtqueueException;
@@ -71,6 +72,8 @@ final class QueueRun implements QueueContext {
     private int inFlight;
     private volatile int inFlightView;
     private long unpublished;
+    /** The used lengths of the requests pushed since the last publish. */
+    private long unpublishedBytes;
     private boolean irqOwed;
     private int owedDelay;
     /** The reclaim ticket whose retirements this run's rings no longer use (queue thread only). */
@@ -378,6 +381,11 @@ final class QueueRun implements QueueContext {
     private void begin(Request request) {
         request.ticket = seenTicket;
         currentStamped++;
+        // One static check while the event is off (the default): no allocation, no clock read.
+        request.timed = request.slow.isEnabled();
+        if (request.timed) {
+            request.slow.begin();
+        }
         request.started();
         inFlight++;
         inFlightView = inFlight;
@@ -437,6 +445,9 @@ final class QueueRun implements QueueContext {
     }
 
     private void push(Request request) {
+        if (request.timed) {
+            recordIfSlow(request);
+        }
         if (log != null) {
             log.push(request.chain(), request.usedLength);
         } else {
@@ -453,6 +464,22 @@ final class QueueRun implements QueueContext {
         inFlight--;
         inFlightView = inFlight;
         unpublished++;
+        unpublishedBytes += request.usedLength;
+    }
+
+    /** Commits the request's {@code io.vduse.SlowRequest} event if it took longer than the event's threshold. */
+    private void recordIfSlow(Request request) {
+        SlowRequest event = request.slow;
+        event.end();
+        if (event.shouldCommit()) {
+            event.device = worker.deviceName();
+            event.queue = worker.index();
+            event.descriptor = request.chain().id();
+            event.readable = request.chain().readableLength();
+            event.writable = request.chain().writableLength();
+            event.usedLength = request.usedLength;
+            event.commit();
+        }
     }
 
     /** Makes pushed elements visible with one index write and at most one interrupt. */
@@ -463,8 +490,9 @@ final class QueueRun implements QueueContext {
         if (unpublished != 0) {
             // Counted before the driver can see them, so that whoever waits for a completion also
             // finds it counted; one volatile write per batch.
-            worker.countCompleted(unpublished);
+            worker.countCompleted(unpublished, unpublishedBytes);
             unpublished = 0;
+            unpublishedBytes = 0;
         }
         boolean notify = log != null ? log.publish() : ring.publish();
         if (notify || irqOwed) {

@@ -26,6 +26,7 @@ final class QueueWorker {
     private static final System.Logger LOG = System.getLogger(QueueWorker.class.getName());
 
     private final String name;
+    private final String deviceName;
     private final int index;
     private final VduseFile device;
     private final AsyncQueueHandler handler;
@@ -38,7 +39,11 @@ final class QueueWorker {
     /** The run serving the ring, or null; written by the message thread. */
     private volatile QueueRun run;
     private volatile long completed;
+    private volatile long usedBytes;
+    private volatile long kicks;
     private volatile long interrupts;
+    /** Why the queue last broke, until it starts again; null when it did not. */
+    private volatile String brokenReason;
     private volatile long handlerFailures;
     private volatile long cancelled;
     private volatile long resubmitted;
@@ -46,6 +51,7 @@ final class QueueWorker {
     QueueWorker(String deviceName, int index, VduseFile device, AsyncQueueHandler handler, Events events,
             boolean busyPoll, MappingReclaim reclaim, FailureAnswer failures) throws ErrnoException {
         this.name = "vduse-" + deviceName + "-q" + index;
+        this.deviceName = deviceName;
         this.index = index;
         this.device = device;
         this.handler = handler;
@@ -67,6 +73,11 @@ final class QueueWorker {
 
     String name() {
         return name;
+    }
+
+    /** The name of the device the queue belongs to. */
+    String deviceName() {
+        return deviceName;
     }
 
     VduseFile device() {
@@ -95,6 +106,7 @@ final class QueueWorker {
             throw new IllegalStateException(name + " is running");
         }
         QueueRun fresh = new QueueRun(this, ring, asid, handler, features, busyPoll, oweInterrupt, log);
+        brokenReason = null;
         run = fresh;
         fresh.start();
     }
@@ -175,6 +187,38 @@ final class QueueWorker {
         return completed;
     }
 
+    /** Bytes the device wrote into the driver's buffers (the used lengths), since the worker was made. */
+    long usedBytes() {
+        return usedBytes;
+    }
+
+    /** Kicks of the driver the queue took (the kick eventfd's counts), since the worker was made. */
+    long kicks() {
+        return kicks;
+    }
+
+    /** Requests in flight now: taken from the ring, not yet returned to it. */
+    int inFlight() {
+        QueueRun current = run;
+        return current == null || current.stoppedFor() != null ? 0 : current.inFlight();
+    }
+
+    /** The size of the running ring; 0 while the queue is not served. */
+    int ringSize() {
+        QueueRun current = run;
+        return current == null || current.stoppedFor() != null ? 0 : current.size();
+    }
+
+    /** Why the queue broke, until it starts again; null if it did not. */
+    String brokenReason() {
+        return brokenReason;
+    }
+
+    /** The device saw the queue break (a bad ring, a ring that could not be set up or resumed). */
+    void noteBroken(String reason) {
+        brokenReason = reason;
+    }
+
     /** Interrupts injected since the worker was made. */
     long interrupts() {
         return interrupts;
@@ -204,11 +248,15 @@ final class QueueWorker {
     // ---- called by the run's thread ----
 
     void drainKick() throws ErrnoException {
-        kick.drain();
+        long n = kick.drain();
+        if (n != 0) {
+            kicks += n; // one writer: the run's thread; a volatile write only when kicked
+        }
     }
 
-    void countCompleted(long count) {
+    void countCompleted(long count, long bytes) {
         completed += count; // one writer: the run's thread
+        usedBytes += bytes;
     }
 
     void countInterrupt() {

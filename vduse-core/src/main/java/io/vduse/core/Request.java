@@ -1,5 +1,6 @@
 package io.vduse.core;
 
+import io.vduse.core.internal.events.SlowRequest;
 import io.vduse.virtqueue.DescriptorChain;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -41,6 +42,13 @@ public final class Request {
     long ticket;
     /** The next request in the hand-off stack. */
     Request next;
+    /**
+     * This slot's {@code io.vduse.SlowRequest} event, made once with the request and begun again
+     * for each use while the event is enabled: the queue thread alone touches it.
+     */
+    final SlowRequest slow = new SlowRequest();
+    /** Whether {@link #slow} was begun for the use in flight (the event was enabled when it started). */
+    boolean timed;
 
     Request(QueueRun run, DescriptorChain chain) {
         this.run = run;

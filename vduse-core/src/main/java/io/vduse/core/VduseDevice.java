@@ -15,6 +15,13 @@ import io.vduse.core.internal.CreateDevRules;
 import io.vduse.core.internal.IotlbMappingSource;
 import io.vduse.core.internal.MessageLoop;
 import io.vduse.core.internal.UserBounceMemory;
+import io.vduse.core.internal.events.DeviceCreated;
+import io.vduse.core.internal.events.DeviceDestroyed;
+import io.vduse.core.internal.events.DeviceDetached;
+import io.vduse.core.internal.events.DeviceReconnected;
+import io.vduse.core.internal.events.IotlbUpdate;
+import io.vduse.core.internal.events.QueueBroken;
+import io.vduse.core.internal.events.StatusChange;
 import io.vduse.iova.AddressSpace;
 import io.vduse.virtqueue.DeviceQueue;
 import io.vduse.virtqueue.VirtqueueException;
@@ -101,7 +108,11 @@ public final class VduseDevice implements AutoCloseable {
     private volatile boolean suspended;
     /** Set when the kernel marked the device broken; nothing in the kernel clears it. */
     private volatile boolean broken;
+    /** Whether this process took the device over from an earlier one. */
+    private volatile boolean reconnected;
     private boolean closed;
+    /** The device's and its queues' MXBeans, registered while the device is served. */
+    private final ManagementBeans management;
 
     private VduseDevice(Builder spec, long apiVersion, long vduseFeatures, VduseFile file) throws ErrnoException {
         this.spec = spec;
@@ -114,8 +125,8 @@ public final class VduseDevice implements AutoCloseable {
         this.addressSpaces = new AddressSpace[spaces];
         this.userBounce = new UserBounceMemory[spec.userBounceMemory ? spaces : 0];
         for (int asid = 0; asid < spaces; asid++) {
-            iotlbs[asid] = apiVersion >= Vduse.API_VERSION_1 ? new IotlbMappingSource(file, asid)
-                    : new IotlbMappingSource(file);
+            iotlbs[asid] = apiVersion >= Vduse.API_VERSION_1 ? new IotlbMappingSource(file, asid, spec.name)
+                    : new IotlbMappingSource(file, spec.name);
             if (spec.userBounceMemory) {
                 userBounce[asid] = new UserBounceMemory(spec.name, file, asid, iotlbs[asid]);
                 addressSpaces[asid] = new AddressSpace(userBounce[asid]);
@@ -141,6 +152,7 @@ public final class VduseDevice implements AutoCloseable {
         reclaim.watch(workers);
         reclaim.start();
         this.messages = new MessageLoop(spec.name, file, apiVersion, new ControlHandler(this));
+        this.management = new ManagementBeans(this, spec.managementBeans);
         this.inflight = spec.inflightLog
                 ? new InflightLogs(spec.inflightDirectory != null ? spec.inflightDirectory : kernel.runtimeDirectory(),
                         spec.name, spec.queueSize, spec.inflightCrashHook)
@@ -292,6 +304,48 @@ public final class VduseDevice implements AutoCloseable {
         return workers.length;
     }
 
+    /** The features the device offers: those of the builder with VERSION_1 and ACCESS_PLATFORM. */
+    public long offeredFeatures() {
+        return spec.features | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+                | VirtioFeatures.bit(VirtioFeatures.ACCESS_PLATFORM);
+    }
+
+    /** Whether this process took the device over from an earlier one ({@link Builder#reconnect(boolean)}). */
+    public boolean reconnected() {
+        return reconnected;
+    }
+
+    /** The virtio device id the device was described with. */
+    public int deviceId() {
+        return spec.deviceId;
+    }
+
+    /** The largest ring each queue accepts. */
+    public int maxQueueSize() {
+        return spec.queueSize;
+    }
+
+    /**
+     * Registers {@code bean}, an MXBean of interface {@code type}, in the platform MBean server
+     * under {@code name} for as long as this process serves the device, beside the device's own
+     * ({@code io.vduse:type=Device,...}, {@code io.vduse:type=Queue,...}): for a device's own
+     * counters, say under {@link io.vduse.core.management.ObjectNames#queue(String, String, int)}.
+     * Like those it may be registered a moment after this returns, and is unregistered by
+     * {@link #close()} and {@link #detach()}; nothing with {@link Builder#managementBeans(boolean)}
+     * off, or after the device stopped. A name taken already is logged and left out.
+     *
+     * @throws IllegalArgumentException if {@code bean} is not a compliant MXBean of {@code type}
+     */
+    public <T> void addManagementBean(javax.management.ObjectName name, Class<T> type, T bean) {
+        management.add(Objects.requireNonNull(name, "name"), Objects.requireNonNull(type, "type"),
+                Objects.requireNonNull(bean, "bean"));
+    }
+
+    /** Queue {@code index}'s worker, for its MXBean. */
+    QueueWorker worker(int index) {
+        return workers[index];
+    }
+
     /**
      * Rewrites part of the config space and tells the driver ({@code VDUSE_DEV_SET_CONFIG}, then
      * {@code VDUSE_DEV_INJECT_CONFIG_IRQ}), e.g. for a new capacity after a resize. Without a
@@ -320,6 +374,29 @@ public final class VduseDevice implements AutoCloseable {
 
     private void queueBroken(int index, VirtqueueException cause) {
         needsReset = true;
+        recordBroken(index, cause.reason().name(), cause.getMessage());
+    }
+
+    /**
+     * Queue {@code index} stopped until a reset, for {@code reason}: kept for
+     * {@link io.vduse.core.management.QueueMXBean#getBrokenReason()} and recorded as an
+     * {@code io.vduse.QueueBroken} event.
+     */
+    private void recordBroken(int index, String reason, String message) {
+        workers[index].noteBroken(reason + ": " + message);
+        QueueBroken event = new QueueBroken();
+        if (event.shouldCommit()) {
+            event.device = spec.name;
+            event.queue = index;
+            event.reason = reason;
+            event.message = message;
+            event.commit();
+        }
+    }
+
+    /** The reason for a ring that could not be made or started: the ring's own, or SETUP_FAILED. */
+    private static String setupFailure(RuntimeException e) {
+        return e instanceof VirtqueueException v ? v.reason().name() : "SETUP_FAILED";
     }
 
     // ---- control messages (message thread) ------------------------------------------------------
@@ -327,6 +404,14 @@ public final class VduseDevice implements AutoCloseable {
     void onStatus(int newStatus) throws ErrnoException {
         int old = status;
         status = newStatus;
+        StatusChange event = new StatusChange();
+        if (event.shouldCommit()) {
+            event.device = spec.name;
+            event.oldStatus = old;
+            event.newStatus = newStatus;
+            event.status = VirtioStatus.describe(newStatus);
+            event.commit();
+        }
         if (newStatus == 0) {
             stopAll(QueueStop.RESET, true);
             // Settled or cancelled: nothing of the old driver session may be written from now on,
@@ -406,6 +491,7 @@ public final class VduseDevice implements AutoCloseable {
             LOG.log(Level.ERROR, "%s: queue %d cannot be served (%s); it stays stopped until the device is reset"
                     .formatted(spec.name, index, e.getMessage()));
             needsReset = true;
+            recordBroken(index, setupFailure(e), e.getMessage());
             return false;
         }
         rings[index] = vq;
@@ -426,6 +512,7 @@ public final class VduseDevice implements AutoCloseable {
             LOG.log(Level.ERROR, "%s: queue %d cannot start (%s); it stays stopped until the device is reset"
                     .formatted(spec.name, index, e.getMessage()), e);
             needsReset = true;
+            recordBroken(index, e instanceof RuntimeException r ? setupFailure(r) : "SETUP_FAILED", e.getMessage());
         } finally {
             // After the run is visible: queueRunning never reads false in between.
             starting.set(index, 0);
@@ -685,13 +772,23 @@ public final class VduseDevice implements AutoCloseable {
                     addressSpaces.length);
             return false;
         }
-        if (reclaim.retire(addressSpaces[asid], start, last) == 0) {
-            return true;
+        int retired = reclaim.retire(addressSpaces[asid], start, last);
+        if (retired > 0) {
+            for (QueueWorker worker : workers) {
+                worker.signal();
+            }
+            reclaim.nudge();
         }
-        for (QueueWorker worker : workers) {
-            worker.signal();
+        IotlbUpdate event = new IotlbUpdate();
+        if (event.shouldCommit()) {
+            event.device = spec.name;
+            event.asid = asid;
+            event.start = start;
+            event.last = last;
+            event.mappingsRetired = retired;
+            event.mappingsWaiting = reclaim.waiting().size();
+            event.commit();
         }
-        reclaim.nudge();
         return true;
     }
 
@@ -705,8 +802,21 @@ public final class VduseDevice implements AutoCloseable {
      */
     @Override
     public void close() throws VduseException {
-        stopProcess();
-        destroy(kernel, spec.name);
+        boolean stopping = stopProcess();
+        try {
+            destroy(kernel, spec.name);
+        } catch (VduseException e) {
+            if (stopping) {
+                DeviceDetached event = new DeviceDetached();
+                event.device = spec.name;
+                event.reason = e.getMessage();
+                event.commit();
+            }
+            throw e;
+        }
+        DeviceDestroyed event = new DeviceDestroyed();
+        event.device = spec.name;
+        event.commit();
         discardInflightLogs();
     }
 
@@ -721,14 +831,21 @@ public final class VduseDevice implements AutoCloseable {
      * would: a new process can take it over with {@link Builder#reconnect(boolean)}.
      */
     public void detach() throws VduseException {
-        stopProcess();
+        if (stopProcess()) {
+            DeviceDetached event = new DeviceDetached();
+            event.device = spec.name;
+            event.reason = "detach()";
+            event.commit();
+        }
     }
 
-    private synchronized void stopProcess() throws VduseException {
+    /** Stops serving; true if this call did, false if the device was stopped already. */
+    private synchronized boolean stopProcess() throws VduseException {
         if (closed) {
-            return;
+            return false;
         }
         closed = true;
+        management.stop();
         messages.stop();
         ErrnoException failure = null;
         long deadline = System.nanoTime() + spec.settleTimeout.toNanos();
@@ -760,6 +877,7 @@ public final class VduseDevice implements AutoCloseable {
         if (failure != null) {
             throw new VduseException("stopping " + spec.name + " left a descriptor behind", failure);
         }
+        return true;
     }
 
     /**
@@ -817,6 +935,7 @@ public final class VduseDevice implements AutoCloseable {
         private boolean busyPoll;
         private boolean userBounceMemory;
         private boolean inflightLog = true;
+        private boolean managementBeans = true;
         private java.nio.file.Path inflightDirectory;
         private InflightLog.CrashHook inflightCrashHook;
 
@@ -1033,6 +1152,16 @@ public final class VduseDevice implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Whether the device registers its MXBeans ({@link io.vduse.core.management.DeviceMXBean},
+         * {@link io.vduse.core.management.QueueMXBean}) in the platform MBean server while it is
+         * served; on by default.
+         */
+        public Builder managementBeans(boolean enabled) {
+            this.managementBeans = enabled;
+            return this;
+        }
+
         /** For tests: called at every step of the in-flight log, from the queue threads. */
         Builder inflightCrashHook(InflightLog.CrashHook hook) {
             this.inflightCrashHook = hook;
@@ -1099,12 +1228,20 @@ public final class VduseDevice implements AutoCloseable {
                 file = open(() -> kernel.openDevice(name), "open /dev/vduse/" + name);
                 device = new VduseDevice(this, version, vduseFeatures, file);
                 device.setUpQueues(existed);
+                int resumed = 0;
                 if (existed) {
-                    device.resume();
+                    resumed = device.resume();
                 } else {
                     device.discardInflightLogs(); // of an earlier device of the same name
                 }
+                // Recorded before the first message can be: a recording reads created, then status changes.
+                if (existed) {
+                    device.recordReconnected(resumed);
+                } else {
+                    device.recordCreated(devConfig);
+                }
                 device.messages.start();
+                device.management.start();
                 return device;
             } catch (VduseException | ErrnoException | RuntimeException e) {
                 // Undo what this call did: stop the half-started device, close its file, and
@@ -1244,11 +1381,11 @@ public final class VduseDevice implements AutoCloseable {
      * stays stopped. One interrupt per resumed queue covers completions the old process
      * published without interrupting.
      */
-    private void resume() throws ErrnoException {
+    private int resume() throws ErrnoException {
         long negotiated = driverFeatures();
         if (negotiated == 0) {
             LOG.log(Level.INFO, "{0}: reconnected before the driver negotiated features", spec.name);
-            return;
+            return 0;
         }
         negotiatedFeatures = negotiated;
         boolean packed = VirtioFeatures.has(negotiated, VirtioFeatures.RING_PACKED);
@@ -1272,6 +1409,7 @@ public final class VduseDevice implements AutoCloseable {
                 LOG.log(Level.ERROR, "{0}: queue {1} was served by an asynchronous handler, whose requests may have "
                         + "completed out of order; without an in-flight log it cannot be resumed safely and stays "
                         + "stopped until the driver resets the device", spec.name, i);
+                recordBroken(i, "NOT_RESUMABLE", "served by an asynchronous handler, without an in-flight log");
                 continue;
             }
             if (packed) {
@@ -1279,6 +1417,7 @@ public final class VduseDevice implements AutoCloseable {
                 needsReset = true;
                 LOG.log(Level.ERROR, "{0}: queue {1} is a packed ring, which cannot be resumed after a restart "
                         + "without its in-flight log; it stays stopped until the driver resets the device", spec.name, i);
+                recordBroken(i, "NOT_RESUMABLE", "a packed ring, without an in-flight log");
                 continue;
             }
             LOG.log(Level.WARNING, "{0}: queue {1} resumes at the used ring''s index, without an in-flight log: "
@@ -1299,6 +1438,35 @@ public final class VduseDevice implements AutoCloseable {
         }
         LOG.log(Level.INFO, "{0}: reconnected, {1} queue(s) resumed, features 0x{2}", spec.name, resumed,
                 Long.toHexString(negotiated));
+        return resumed;
+    }
+
+    private void recordCreated(VduseDevConfig created) {
+        DeviceCreated event = new DeviceCreated();
+        if (event.shouldCommit()) {
+            event.device = spec.name;
+            event.kernel = kernel.description();
+            event.deviceId = spec.deviceId;
+            event.apiVersion = apiVersion;
+            event.features = created.features();
+            event.vduseFeatures = vduseFeatures;
+            event.queues = workers.length;
+            event.queueSize = spec.queueSize;
+            event.commit();
+        }
+    }
+
+    private void recordReconnected(int resumed) {
+        reconnected = true;
+        DeviceReconnected event = new DeviceReconnected();
+        if (event.shouldCommit()) {
+            event.device = spec.name;
+            event.apiVersion = apiVersion;
+            event.negotiatedFeatures = negotiatedFeatures;
+            event.queues = workers.length;
+            event.queuesResumed = resumed;
+            event.commit();
+        }
     }
 
     /** The features the driver accepted ({@code VDUSE_DEV_GET_FEATURES}); 0 before FEATURES_OK. */

@@ -6,6 +6,7 @@ import io.vduse.api.VduseIotlbEntryV2;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
+import io.vduse.core.internal.events.IotlbMap;
 import io.vduse.core.internal.linux.Syscalls;
 import io.vduse.iova.Access;
 import io.vduse.iova.Mapping;
@@ -30,6 +31,8 @@ public final class IotlbMappingSource implements MappingSource {
     private static final System.Logger LOG = System.getLogger(IotlbMappingSource.class.getName());
 
     private final VduseFile device;
+    /** The device's name, for the {@code io.vduse.IotlbMap} events. */
+    private final String deviceName;
     /** The address space looked up in; null for the API v0 call, which has none. */
     private final Integer asid;
     private final MemorySegment entry = Arena.ofAuto().allocate(VduseIotlbEntryV2.LAYOUT);
@@ -37,13 +40,20 @@ public final class IotlbMappingSource implements MappingSource {
 
     /** A source asking {@code device} for its IOTLB entries with the API v0 call. */
     public IotlbMappingSource(VduseFile device) {
+        this(device, "?");
+    }
+
+    /** The same, for the device named {@code deviceName}. */
+    public IotlbMappingSource(VduseFile device, String deviceName) {
         this.device = device;
+        this.deviceName = deviceName;
         this.asid = null;
     }
 
-    /** A source asking {@code device} for the entries of address space {@code asid} (API v1). */
-    public IotlbMappingSource(VduseFile device, int asid) {
+    /** A source asking {@code device}, named {@code deviceName}, for the entries of address space {@code asid} (API v1). */
+    public IotlbMappingSource(VduseFile device, int asid, String deviceName) {
         this.device = device;
+        this.deviceName = deviceName;
         this.asid = asid;
     }
 
@@ -95,6 +105,21 @@ public final class IotlbMappingSource implements MappingSource {
         Mapping mapping = new Mapping(answer.start(), answer.last(), access,
                 access == Access.READ ? memory.asReadOnly() : memory);
         arenas.put(mapping, arena);
+        IotlbMap event = new IotlbMap();
+        if (event.shouldCommit()) {
+            event.device = deviceName;
+            event.asid = asid == null ? 0 : asid;
+            event.start = answer.start();
+            event.last = answer.last();
+            event.size = length;
+            event.offset = answer.offset();
+            event.perm = switch (access) {
+                case READ -> "RO";
+                case WRITE -> "WO";
+                case READ_WRITE -> "RW";
+            };
+            event.commit();
+        }
         return mapping;
     }
 

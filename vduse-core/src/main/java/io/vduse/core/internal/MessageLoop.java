@@ -8,6 +8,7 @@ import io.vduse.core.DeviceBrokenException;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseFile;
+import io.vduse.core.internal.events.ControlMessage;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -125,14 +126,30 @@ public final class MessageLoop {
                 LOG.log(Level.ERROR, name + ": reading messages failed, the loop stops: " + e.getMessage(), e);
                 return;
             }
-            received.incrementAndGet(slot(VduseDevRequest.type(request)));
+            int type = VduseDevRequest.type(request);
+            received.incrementAndGet(slot(type));
+            // Timed from the read to the answer's write: what the kernel waits, message by message.
+            ControlMessage event = new ControlMessage();
+            event.begin();
             VduseRequest message = VduseRequest.decode(request, apiVersion);
-            VduseResponse answer = answer(message);
+            VduseResponse answer = answer(message, event);
             answer.writeTo(response);
             try {
                 file.write(response, VduseResponse.SIZE);
             } catch (ErrnoException e) {
                 LOG.log(Level.ERROR, "%s: answering %s failed: %s".formatted(name, message, e.getMessage()), e);
+                event.errno = e.errno();
+                event.error = "answering failed: " + e.getMessage();
+            }
+            event.end();
+            if (event.shouldCommit()) {
+                event.device = deviceName;
+                event.type = typeName(type);
+                event.typeCode = type;
+                event.requestId = message.requestId();
+                event.request = message.toString();
+                event.result = answer.result() == Vduse.REQ_RESULT_OK ? "OK" : "FAILED";
+                event.commit();
             }
             try {
                 handler.answered();
@@ -154,7 +171,8 @@ public final class MessageLoop {
                 .formatted(name, e.getMessage(), deviceName, deviceName);
     }
 
-    private VduseResponse answer(VduseRequest message) {
+    /** The answer to {@code message}; a failure to handle it is also noted in {@code event}. */
+    private VduseResponse answer(VduseRequest message, ControlMessage event) {
         if (message instanceof VduseRequest.Unknown unknown) {
             LOG.log(Level.WARNING, "{0}: message of unknown type {1}, answered FAILED", name, unknown.type());
             return VduseResponse.failed(message.requestId());
@@ -163,7 +181,22 @@ public final class MessageLoop {
             return handler.handle(message);
         } catch (Exception | Error e) {
             LOG.log(Level.ERROR, "%s: handling %s failed, answered FAILED: %s".formatted(name, message, e), e);
+            event.errno = e instanceof ErrnoException errno ? errno.errno() : 0;
+            event.error = e.toString();
             return VduseResponse.failed(message.requestId());
         }
+    }
+
+    /** The kernel's name of a message type, without {@code VDUSE_}; UNKNOWN for a type the SDK does not know. */
+    public static String typeName(int type) {
+        return switch (type) {
+            case Vduse.REQ_GET_VQ_STATE -> "GET_VQ_STATE";
+            case Vduse.REQ_SET_STATUS -> "SET_STATUS";
+            case Vduse.REQ_UPDATE_IOTLB -> "UPDATE_IOTLB";
+            case Vduse.REQ_SET_VQ_GROUP_ASID -> "SET_VQ_GROUP_ASID";
+            case Vduse.REQ_SET_VQ_READY -> "SET_VQ_READY";
+            case Vduse.REQ_SUSPEND -> "SUSPEND";
+            default -> "UNKNOWN";
+        };
     }
 }

@@ -104,10 +104,34 @@ class SdkDeviceTest {
                 "vdpa dev del vduse-async",
                 "kill -TERM $DEV; wait $DEV",
                 "grep OUT_OF_ORDER /tmp/dev3.log",
+                // The device template of vduse-examples, as its README section runs it: attached
+                // through virtio_vdpa, every sampled sector holds its number, the whole disk
+                // reads, a write is refused (read-only), and it is destroyed after the detach.
+                java + " io.vduse.examples.PatternDiskMain vduse-pattern " + PATTERN_MIB + " > /tmp/dev4.log 2>&1 &",
+                "DEV=$!",
+                "wait_for 'grep -q READY /tmp/dev4.log || ! kill -0 $DEV 2>/dev/null' 180",
+                "vdpa dev add name vduse-pattern mgmtdev vduse && echo PATTERN_ATTACHED",
+                "wait_for 'ls /sys/bus/vdpa/devices/vduse-pattern/virtio*/block/ >/dev/null 2>&1' 60",
+                "PDEV=$(ls /sys/bus/vdpa/devices/vduse-pattern/virtio*/block/)",
+                "echo PATTERN_DISK $(cat /sys/block/$PDEV/size) $(cat /sys/block/$PDEV/ro) $(cat /sys/block/$PDEV/serial)",
+                "for s in " + PATTERN_SECTORS + "; do echo PATTERN_SECTOR $s $(dd if=/dev/$PDEV bs=512 skip=$s count=1 "
+                        + "iflag=direct status=none | od -An -v -tx8 | tr -s ' ' '\\n' | sed '/^$/d' | sort -u | tr '\\n' ' '); done",
+                "dd if=/dev/$PDEV of=/dev/null bs=1M iflag=direct status=none && echo PATTERN_WHOLE_DISK_READ",
+                "dd if=/dev/zero of=/dev/$PDEV bs=512 count=1 oflag=direct status=none 2>/tmp/pw.err "
+                        + "&& echo PATTERN_WRITE_ACCEPTED || echo PATTERN_WRITE_REFUSED $(head -n 1 /tmp/pw.err)",
+                "vdpa dev del vduse-pattern",
+                "kill -TERM $DEV; wait $DEV",
+                "grep -E '^(CLOSED|CLOSE_FAILED)' /tmp/dev4.log | sed 's/^/PATTERN_/'",
+                "echo '--- dev4.log'; tail -n 10 /tmp/dev4.log",
                 "echo '--- dev3.log'; tail -n 20 /tmp/dev3.log; echo '--- fio-async'; tail -n 15 /tmp/fio-async.out",
                 "echo '--- dev1.log'; tail -n 30 /tmp/dev1.log; echo '--- dev2.log'; tail -n 30 /tmp/dev2.log",
                 "exit 0");
     }
+
+    private static final int PATTERN_MIB = 16;
+    private static final long[] SAMPLED = {0, 1, 12345, (PATTERN_MIB << 11) - 1};
+    private static final String PATTERN_SECTORS =
+            java.util.Arrays.stream(SAMPLED).mapToObj(Long::toString).collect(Collectors.joining(" "));
 
     private static boolean saw(String marker) {
         return story().lines().stream().anyMatch(l -> l.startsWith(marker));
@@ -181,6 +205,20 @@ class SdkDeviceTest {
         assertThat(saw("DETACHED")).as(story().describe()).isTrue();
         assertThat(saw("CLOSED")).as(story().describe()).isTrue();
         assertThat(saw("NODE_GONE")).as(story().describe()).isTrue();
+    }
+
+    @Test
+    @Order(30)
+    void theDeviceTemplateAttachesReadsItsPatternAndRefusesAWrite() {
+        assertThat(saw("PATTERN_ATTACHED")).as(story().describe()).isTrue();
+        assertThat(value("PATTERN_DISK")).as("sectors, read-only, serial").isEqualTo((PATTERN_MIB << 11) + " 1 vduse-pattern");
+        for (long sector : SAMPLED) {
+            // od prints each 8-byte word as 16 hex digits: one distinct word, the sector's number.
+            assertThat(value("PATTERN_SECTOR " + sector)).as(story().describe()).isEqualTo("%016x".formatted(sector));
+        }
+        assertThat(saw("PATTERN_WHOLE_DISK_READ")).as(story().describe()).isTrue();
+        assertThat(saw("PATTERN_WRITE_REFUSED")).as(story().describe()).isTrue();
+        assertThat(saw("PATTERN_CLOSED")).as(story().describe()).isTrue();
     }
 
     @Test

@@ -78,6 +78,7 @@ public final class VdpaBus {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("a vDPA device needs a name");
         }
+        requireDriver(name, driver); // before the add: the device never reaches another driver in vain
         String what = "vdpa dev add name " + name + " mgmtdev " + MGMTDEV;
         request(what, CMD_DEV_NEW, List.of(Attribute.string(ATTR_MGMTDEV_DEV_NAME, MGMTDEV),
                 Attribute.string(ATTR_DEV_NAME, name)), name);
@@ -194,10 +195,7 @@ public final class VdpaBus {
             return;
         }
         Path drivers = sysBus.resolve("drivers");
-        if (!Files.isDirectory(drivers.resolve(driver.moduleName()))) {
-            throw new VdpaException("cannot bind " + name + " to " + driver.moduleName() + ": the driver is not loaded "
-                    + "(modprobe " + driver.moduleName() + ")", 0, null);
-        }
+        requireDriver(name, driver);
         try {
             Path current = device.resolve("driver");
             if (Files.exists(current)) {
@@ -214,6 +212,13 @@ public final class VdpaBus {
         if (boundDriver(device) != driver) {
             throw new VdpaException("cannot bind " + name + " to " + driver.moduleName() + ": sysfs took the bind but "
                     + "the device is not bound to it", 0, null);
+        }
+    }
+
+    private void requireDriver(String name, VdpaDriver driver) throws VdpaException {
+        if (!Files.isDirectory(sysBus.resolve("drivers").resolve(driver.moduleName()))) {
+            throw new VdpaException("cannot bind " + name + " to " + driver.moduleName() + ": the driver is not loaded "
+                    + "(modprobe " + driver.moduleName() + ")", 0, null);
         }
     }
 

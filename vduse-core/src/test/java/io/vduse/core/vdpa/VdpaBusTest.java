@@ -1,6 +1,7 @@
 package io.vduse.core.vdpa;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vduse.core.Errno;
 import io.vduse.core.internal.linux.GenericNetlink.Ack;
@@ -42,6 +43,16 @@ class VdpaBusTest {
         assertThat(VdpaBus.at(sys).find("absent")).isEmpty();
         Files.createDirectories(sys.resolve("devices/unbound"));
         assertThat(VdpaBus.at(sys).find("unbound")).isEmpty();
+    }
+
+    @Test
+    void aDriverThatIsNotLoadedIsRefusedBeforeTheKernelIsAsked() throws IOException {
+        Files.createDirectories(sys.resolve("drivers/virtio_vdpa"));
+        // No vhost_vdpa directory: the add stops there, with no netlink request (none would reach a
+        // kernel from this test anyway, and the message would then be a netlink one).
+        assertThatThrownBy(() -> VdpaBus.at(sys).add("vm0", VdpaDriver.VHOST_VDPA))
+                .isInstanceOf(VdpaException.class)
+                .hasMessage("cannot bind vm0 to vhost_vdpa: the driver is not loaded (modprobe vhost_vdpa)");
     }
 
     @Test

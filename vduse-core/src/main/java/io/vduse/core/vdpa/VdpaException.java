@@ -13,8 +13,11 @@ public final class VdpaException extends IOException {
     private final int errno;
 
     /**
+     * Creates the exception.
+     *
      * @param message what failed and why
      * @param errno the kernel's errno, 0 when the failure was not an errno
+     * @param cause what failed underneath, or null
      */
     public VdpaException(String message, int errno, Throwable cause) {
         super(message, cause);

@@ -78,7 +78,7 @@ public final class Sockets {
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {
-            throw unexpected(t);
+            throw Syscalls.unexpected(t);
         }
     }
 
@@ -93,7 +93,7 @@ public final class Sockets {
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {
-            throw unexpected(t);
+            throw Syscalls.unexpected(t);
         }
     }
 
@@ -120,7 +120,7 @@ public final class Sockets {
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {
-            throw unexpected(t);
+            throw Syscalls.unexpected(t);
         }
     }
 
@@ -146,7 +146,7 @@ public final class Sockets {
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {
-            throw unexpected(t);
+            throw Syscalls.unexpected(t);
         }
     }
 
@@ -179,7 +179,7 @@ public final class Sockets {
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {
-            throw unexpected(t);
+            throw Syscalls.unexpected(t);
         }
     }
 
@@ -214,15 +214,5 @@ public final class Sockets {
         address.asSlice(0, SOCKADDR_NL_SIZE).fill((byte) 0);
         address.set(U16, 0, (short) AF_NETLINK);
         return SOCKADDR_NL_SIZE;
-    }
-
-    private static AssertionError unexpected(Throwable t) {
-        if (t instanceof Error e) {
-            throw e;
-        }
-        if (t instanceof RuntimeException r) {
-            throw r;
-        }
-        return new AssertionError("a native call threw a checked exception", t);
     }
 }

@@ -16,6 +16,7 @@ module io.vduse.core {
     exports io.vduse.core.management;
     exports io.vduse.core.sim;
     exports io.vduse.core.uring;
+    exports io.vduse.core.vdpa;
     // The block device's file backend calls pread/pwrite/fallocate/fdatasync through these.
     exports io.vduse.core.internal.linux to io.vduse.blk;
 }

@@ -88,7 +88,12 @@ public final class Errno {
         define(61, "ENODATA", "No data available");
         define(75, "EOVERFLOW", "Value too large for defined data type");
         define(EOPNOTSUPP, "EOPNOTSUPP", "Operation not supported");
+        define(88, "ENOTSOCK", "Socket operation on non-socket");
+        define(90, "EMSGSIZE", "Message too long");
+        define(93, "EPROTONOSUPPORT", "Protocol not supported");
+        define(97, "EAFNOSUPPORT", "Address family not supported by protocol");
         define(ETIMEDOUT, "ETIMEDOUT", "Connection timed out");
+        define(111, "ECONNREFUSED", "Connection refused");
         define(125, "ECANCELED", "Operation canceled");
     }
 

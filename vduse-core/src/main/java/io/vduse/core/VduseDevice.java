@@ -1173,6 +1173,11 @@ public final class VduseDevice implements AutoCloseable {
          * {@link #reconnect(boolean)}), opens it, sets up its queues and starts answering its
          * control messages.
          *
+         * <p>When it returns the device is ready to be attached: its queues are set up
+         * ({@code VDUSE_VQ_SETUP}; the kernel refuses {@code vdpa dev add} with {@code EINVAL}
+         * before that, although {@code /dev/vduse/NAME} exists from {@code VDUSE_CREATE_DEV} on)
+         * and its control messages are answered. {@link io.vduse.core.vdpa.VdpaBus#add} attaches it.
+         *
          * @throws VduseException naming what failed and why
          */
         public VduseDevice start() throws VduseException {

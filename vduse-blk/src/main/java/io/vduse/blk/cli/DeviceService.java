@@ -3,17 +3,24 @@ package io.vduse.blk.cli;
 import io.vduse.blk.BlkOptions;
 import io.vduse.blk.BlockBackend;
 import io.vduse.blk.VirtioBlkDevice;
+import io.vduse.core.Errno;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
+import io.vduse.core.vdpa.VdpaAttachment;
+import io.vduse.core.vdpa.VdpaBus;
+import io.vduse.core.vdpa.VdpaException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Serves the device on the real kernel until SIGINT or SIGTERM: prints what to run next, checks
+ * Serves the device on the real kernel until SIGINT or SIGTERM: once the device is ready
+ * (attached, with {@code --attach}) writes {@code --pidfile}, prints the readiness line
+ * ({@value #READY_PREFIX}...) and sends {@code READY=1} to {@code NOTIFY_SOCKET}; checks
  * once a second whether the backing file changed size (and tells the driver), prints the
  * counters every {@code --stats-interval} and on SIGUSR1, and on the way out flushes the backend
  * and destroys the device.
@@ -21,6 +28,8 @@ import java.util.concurrent.TimeUnit;
 final class DeviceService {
 
     private static final Path CONTROL = Path.of("/dev/vduse/control");
+    /** How the readiness line starts: scripts and tests wait for it. */
+    static final String READY_PREFIX = "vduse-blk: ready: ";
 
     /** The options; the logical block size is settled once the backend is open. */
     private BlkOptions options;
@@ -29,6 +38,7 @@ final class DeviceService {
     private final long size;
     private final boolean direct;
     private final int statsInterval;
+    private final ServiceOptions service;
     private final PrintWriter out;
     private final PrintWriter err;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
@@ -39,13 +49,14 @@ final class DeviceService {
      *     {@code --direct} the disk's own then decides ({@link Backends#logicalBlockSize})
      */
     DeviceService(BlkOptions options, Integer askedBlockSize, Path file, long size, boolean direct,
-            int statsInterval, PrintWriter out, PrintWriter err) {
+            int statsInterval, ServiceOptions service, PrintWriter out, PrintWriter err) {
         this.options = options;
         this.askedBlockSize = askedBlockSize;
         this.file = file;
         this.size = size;
         this.direct = direct;
         this.statsInterval = statsInterval;
+        this.service = service;
         this.out = out;
         this.err = err;
     }
@@ -59,6 +70,17 @@ final class DeviceService {
                     + "a kernel: vduse-blk --simulate --size 64M)");
             err.flush();
             return 1;
+        }
+        long pid = ProcessHandle.current().pid();
+        PidFile pidFile = null;
+        if (service.pidFile() != null) {
+            try {
+                pidFile = PidFile.claim(service.pidFile(), pid);
+            } catch (IOException e) {
+                err.println("vduse-blk: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
         }
         BlockBackend backend;
         try {
@@ -85,7 +107,19 @@ final class DeviceService {
             closeQuietly(backend);
             return 1;
         }
-        Thread hook = Thread.ofPlatform().name("vduse-blk-shutdown").unstarted(() -> shutDown(device, backend));
+        // Ready: start() returned after VDUSE_VQ_SETUP, so the kernel takes a vdpa dev add now.
+        VdpaAttachment attachment;
+        try {
+            attachment = attach();
+        } catch (VdpaException e) {
+            err.println("vduse-blk: cannot attach " + options.name() + ": " + e.getMessage());
+            destroyAfterFailure(device, backend);
+            return 1;
+        }
+        SystemdNotifier notifier = SystemdNotifier.to(System.getenv("NOTIFY_SOCKET"), err);
+        PidFile writtenPidFile = pidFile;
+        Thread hook = Thread.ofPlatform().name("vduse-blk-shutdown")
+                .unstarted(() -> shutDown(device, backend, attachment, writtenPidFile, notifier));
         Runtime.getRuntime().addShutdownHook(hook);
         boolean usr1 = Signals.on("USR1", () -> printStats(device));
         if (device.aioNote() != null) {
@@ -96,12 +130,26 @@ final class DeviceService {
                 options.logicalBlockSize(), aioText(device), options.readOnly() ? ", read-only" : "",
                 options.reconnect() ? ", reconnected" : "",
                 options.userBounceMemory() ? ", user bounce memory" : "");
-        out.printf("Attach it:   vdpa dev add name %s mgmtdev vduse%n", options.name());
-        out.printf("Detach it:   vdpa dev del %s   (before stopping this process, or the device stays in the kernel)%n",
-                options.name());
-        out.printf("Stop:        Ctrl-C or kill -TERM %d%s%n", ProcessHandle.current().pid(),
-                usr1 ? "; counters: kill -USR1 " + ProcessHandle.current().pid() : "");
+        if (attachment == null) {
+            out.printf("Attach it:   vdpa dev add name %s mgmtdev vduse%n", options.name());
+            out.printf("Detach it:   vdpa dev del %s   (before stopping this process, or the device stays in the "
+                    + "kernel)%n", options.name());
+        }
+        out.printf("Stop:        Ctrl-C or kill -TERM %d%s%n", pid, usr1 ? "; counters: kill -USR1 " + pid : "");
+        if (pidFile != null) {
+            try {
+                pidFile.write();
+            } catch (IOException e) {
+                err.println("vduse-blk: cannot write --pidfile " + pidFile.path() + ": " + e);
+                err.flush();
+            }
+        }
+        String status = attachment == null
+                ? options.name() + " can be attached (vdpa dev add name " + options.name() + " mgmtdev vduse)"
+                : options.name() + " attached to " + attachment.driver().moduleName() + " as " + attachment.describe();
+        out.println(READY_PREFIX + status);
         out.flush();
+        notifier.notify("READY=1", "STATUS=Serving " + status, "MAINPID=" + pid);
         serve(device);
         // Signals end the loop through the hook; wait for it to finish destroying the device.
         stopped.await();
@@ -142,10 +190,48 @@ final class DeviceService {
         out.flush();
     }
 
-    /** The shutdown hook: flush, print the counters, destroy the device, close the backend. */
-    private void shutDown(VirtioBlkDevice device, BlockBackend backend) {
+    /**
+     * {@code --attach}: adds the device to the vDPA bus. A device taken over with
+     * {@code --reconnect} may be on the bus still, bound where the last process left it: then it
+     * stays as it is. Null without {@code --attach}.
+     */
+    private VdpaAttachment attach() throws VdpaException {
+        if (service.attach() == null) {
+            return null;
+        }
+        VdpaBus bus = VdpaBus.linux();
+        if (options.reconnect()) {
+            Optional<VdpaAttachment> existing = bus.find(options.name());
+            if (existing.isPresent()) {
+                out.printf("vduse-blk: %s is on the vDPA bus already, bound to %s; keeping it%n", options.name(),
+                        existing.get().driver().moduleName());
+                return existing.get();
+            }
+        }
+        return bus.add(options.name(), service.attach());
+    }
+
+    /** After a refused attach: destroy the device this process made, close the backend. */
+    private void destroyAfterFailure(VirtioBlkDevice device, BlockBackend backend) {
+        try {
+            device.close();
+            err.println("vduse-blk: device " + options.name() + " destroyed");
+        } catch (VduseException e) {
+            err.println("vduse-blk: " + e.getMessage());
+        }
+        closeQuietly(backend);
+        err.flush();
+    }
+
+    /**
+     * The shutdown hook: tell the service manager, flush, print the counters, take the device off
+     * the vDPA bus if this process put it there, destroy it, close the backend, remove the pidfile.
+     */
+    private void shutDown(VirtioBlkDevice device, BlockBackend backend, VdpaAttachment attachment, PidFile pidFile,
+            SystemdNotifier notifier) {
         stopRequested.countDown();
         try {
+            notifier.notify("STOPPING=1", "STATUS=Stopping " + options.name());
             out.println("vduse-blk: stopping " + options.name());
             try {
                 backend.flush();
@@ -153,6 +239,9 @@ final class DeviceService {
                 err.println("vduse-blk: flush failed: " + e.getMessage());
             }
             printStats(device);
+            if (attachment != null) {
+                detach(attachment);
+            }
             try {
                 device.close();
                 out.println("vduse-blk: device " + options.name() + " destroyed");
@@ -164,10 +253,33 @@ final class DeviceService {
                         + ", then start and stop vduse-blk --reconnect --name " + options.name() + " once.");
             }
             closeQuietly(backend);
+            if (pidFile != null) {
+                try {
+                    pidFile.remove();
+                } catch (IOException e) {
+                    err.println("vduse-blk: cannot remove --pidfile " + pidFile.path() + ": " + e);
+                }
+            }
         } finally {
+            notifier.close();
             out.flush();
             err.flush();
             stopped.countDown();
+        }
+    }
+
+    /** Removes the device from the vDPA bus; one already gone (a vdpa dev del by hand) is fine. */
+    private void detach(VdpaAttachment attachment) {
+        try {
+            VdpaBus.linux().remove(attachment.name());
+            out.println("vduse-blk: " + attachment.name() + " removed from the vDPA bus (was " + attachment.describe()
+                    + ")");
+        } catch (VdpaException e) {
+            if (e.errno() == Errno.ENODEV) {
+                out.println("vduse-blk: " + attachment.name() + " was no longer on the vDPA bus");
+            } else {
+                err.println("vduse-blk: cannot remove " + attachment.name() + " from the vDPA bus: " + e.getMessage());
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.vduse.blk.cli;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.blk.BlkAio;
 import io.vduse.blk.BlkOptions;
+import io.vduse.core.vdpa.VdpaDriver;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -19,8 +20,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "vduse-blk", mixinStandardHelpOptions = true, version = "vduse-blk 0.1.0",
         sortOptions = false, usageHelpWidth = 100,
         description = {
-            "Serves a virtio-blk device from userspace through Linux's VDUSE. Once it runs, attach it with",
-            "  vdpa dev add name NAME mgmtdev vduse",
+            "Serves a virtio-blk device from userspace through Linux's VDUSE. Once it is ready (it prints",
+            "'vduse-blk: ready: ...', writes --pidfile, and tells NOTIFY_SOCKET READY=1), attach it with",
+            "  vdpa dev add name NAME mgmtdev vduse          (or start it with --attach)",
             "and the kernel's virtio_blk driver shows it as /dev/vdX (with virtio_vdpa loaded), or give it",
             "to a VM through vhost_vdpa. Ctrl-C (SIGINT) or SIGTERM flushes and destroys the device;",
             "SIGUSR1 prints the per-queue counters.",
@@ -141,6 +143,23 @@ final class VduseBlkCommand implements Callable<Integer> {
             description = "Print the per-queue counters every SECONDS (0, the default: only on SIGUSR1 and at exit).")
     int statsInterval;
 
+    // ---- Running as a service (issue #18): self-attach and the pidfile. Readiness: DeviceService. ----
+
+    @Option(names = "--attach", paramLabel = "DRIVER", arity = "0..1", fallbackValue = "virtio",
+            description = "Once the device is ready, add it to the vDPA bus (what vdpa dev add does, through the "
+                    + "kernel's vdpa netlink family) and bind it to virtio_vdpa (--attach, or --attach virtio: the "
+                    + "host's virtio_blk shows /dev/vdX) or vhost_vdpa (--attach vhost: /dev/vhost-vdpa-N, for a VM); "
+                    + "print the node it got, and remove it from the bus before destroying the device at exit. "
+                    + "A refused attach ends the tool with exit code 1. Needs root and the driver's module loaded.")
+    String attach;
+
+    @Option(names = "--pidfile", paramLabel = "PATH",
+            description = "Write this process's pid to PATH once the device is ready (and attached, with --attach); "
+                    + "remove it at a clean exit. A PATH naming another running process is refused.")
+    Path pidFile;
+
+    // ---- end of the service options ----
+
     @Option(names = "--simulate",
             description = "Run against the simulated kernel with a built-in workload (random writes then reads "
                     + "over all queues, every byte read back verified); report IOPS and bytes/s. Needs no root "
@@ -176,13 +195,33 @@ final class VduseBlkCommand implements Callable<Integer> {
         if (simulateRequests < 1) {
             throw bad("--simulate-requests", simulateRequests + " is not positive");
         }
+        ServiceOptions service = serviceOptions();
         if (simulate) {
             long seed = simulateSeed != null ? simulateSeed : System.nanoTime();
             return new SimulationService(options, logicalBlockSize, file, sizeBytes, direct, simulateRequests, seed,
                     spec.commandLine().getOut(), spec.commandLine().getErr()).run();
         }
-        return new DeviceService(options, logicalBlockSize, file, sizeBytes, direct, statsInterval,
+        return new DeviceService(options, logicalBlockSize, file, sizeBytes, direct, statsInterval, service,
                 spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+    }
+
+    /** {@code --attach} and {@code --pidfile}, checked; neither goes with {@code --simulate}. */
+    private ServiceOptions serviceOptions() {
+        VdpaDriver driver = null;
+        if (attach != null) {
+            driver = ServiceOptions.driverOf(attach);
+            if (driver == null) {
+                throw bad("--attach", "the drivers are virtio (virtio_vdpa, the default) and vhost (vhost_vdpa): "
+                        + attach);
+            }
+            if (simulate) {
+                throw bad("--attach", "the simulated kernel has no vDPA bus (--simulate attaches its own driver)");
+            }
+        }
+        if (pidFile != null && simulate) {
+            throw bad("--pidfile", "--simulate runs to its end; it has no service to name");
+        }
+        return new ServiceOptions(driver, pidFile);
     }
 
     /** The device options, each value checked and refused naming its option. */

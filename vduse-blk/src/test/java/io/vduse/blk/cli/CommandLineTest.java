@@ -34,7 +34,8 @@ class CommandLineTest {
         for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
                 "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
                 "--stats-interval", "--simulate", "--vduse-api", "--user-bounce-memory", "--[no-]packed-ring",
-                "--inflight-log-dir", "--aio", "--io-threads", "vdpa dev add name NAME mgmtdev vduse")) {
+                "--inflight-log-dir", "--aio", "--io-threads", "--attach", "--pidfile",
+                "vdpa dev add name NAME mgmtdev vduse", "vduse-blk: ready: ", "NOTIFY_SOCKET READY=1")) {
             assertThat(help.out()).contains(option);
         }
     }
@@ -64,11 +65,36 @@ class CommandLineTest {
         "--vduse-api|one",
         "--aio|libaio",
         "--io-threads|4",
+        "--attach|vhostt",
+        "--attach|VIRTIO",
     })
     void badValuesAreRefusedNamingTheOption(String option, String value) {
         Run bad = run("--name", "x0", "--size", "1M", option, value);
         assertThat(bad.code()).as(bad.err()).isEqualTo(2);
         assertThat(bad.err()).contains(option);
+    }
+
+    @Test
+    void serviceOptionsDoNotGoWithSimulate() {
+        Run attach = run("--simulate", "--attach");
+        assertThat(attach.code()).isEqualTo(2);
+        assertThat(attach.err()).contains("--attach").contains("no vDPA bus");
+        Run vhost = run("--simulate", "--attach", "vhost");
+        assertThat(vhost.code()).isEqualTo(2);
+        assertThat(vhost.err()).contains("--attach");
+        Run pidFile = run("--simulate", "--pidfile", "/tmp/x.pid");
+        assertThat(pidFile.code()).isEqualTo(2);
+        assertThat(pidFile.err()).contains("--pidfile");
+    }
+
+    @Test
+    void attachTakesNoValueOrADriverName() {
+        assertThat(ServiceOptions.driverOf("virtio")).isEqualTo(io.vduse.core.vdpa.VdpaDriver.VIRTIO_VDPA);
+        assertThat(ServiceOptions.driverOf("vhost_vdpa")).isEqualTo(io.vduse.core.vdpa.VdpaDriver.VHOST_VDPA);
+        // --attach with no value, followed by another option: the default driver, not a bad value.
+        Run bare = run("--name", "x0", "--attach", "--size", "1M");
+        assertThat(bare.err()).doesNotContain("Invalid value");
+        assertThat(bare.code()).isNotEqualTo(2);
     }
 
     @Test

@@ -828,7 +828,8 @@ public final class Syscalls {
         }
     }
 
-    private static AssertionError unexpected(Throwable t) {
+    /** Rethrows an unchecked throwable from a bound call; anything else cannot happen, and says so. */
+    static AssertionError unexpected(Throwable t) {
         if (t instanceof Error e) {
             throw e;
         }

@@ -114,8 +114,10 @@ public final class NbdConnection implements AutoCloseable {
 
     /** Sends one command on the current socket; under {@link #sendLock}. */
     private void send(NbdCommand command) {
-        if (command.sentOn == generation || !command.claim()) {
-            return; // sent on this socket already, or answered (timed out) meanwhile
+        if (channel == null || command.sentOn == generation || !command.claim()) {
+            // No socket (a send before failed: the reader reconnects and sends again), sent on this
+            // socket already, or answered (timed out) meanwhile.
+            return;
         }
         command.sentOn = generation;
         command.resetReply();
@@ -136,8 +138,9 @@ public final class NbdConnection implements AutoCloseable {
                     }
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             // The reader sees the socket closed, logs why and reconnects; this command stays in flight.
+            // (A RuntimeException: the driver's memory went away under a timed-out request's resend.)
             LOG.log(Level.DEBUG, "{0}: sending {1} failed: {2}", name(), command, e.toString());
             abort(channel);
             channel = null;

@@ -164,13 +164,19 @@ class RealNbdServerTest {
         }
     }
 
-    @Test
-    void qemuNbdOverTcp() throws Exception {
-        assumeInstalled("qemu-nbd");
+    /** A 64 MiB raw image for qemu-nbd. */
+    private Path image() throws IOException {
         Path image = dir.resolve("disk.img");
         try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(64L << 20);
         }
+        return image;
+    }
+
+    @Test
+    void qemuNbdOverTcp() throws Exception {
+        assumeInstalled("qemu-nbd");
+        Path image = image();
         int port = freePort();
         try (NbdBackend nbd = start("nbd://127.0.0.1:" + port + "/disk", 2, "qemu-nbd", "-f", "raw", "-x", "disk",
                 "-b", "127.0.0.1", "-p", String.valueOf(port), "--persistent", "--shared=4", image.toString())) {
@@ -183,10 +189,7 @@ class RealNbdServerTest {
     @Test
     void qemuNbdOverAUnixSocket() throws Exception {
         assumeInstalled("qemu-nbd");
-        Path image = dir.resolve("disk.img");
-        try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(64L << 20);
-        }
+        Path image = image();
         Path socket = dir.resolve("qemu-nbd.sock");
         try (NbdBackend nbd = start("nbd+unix:///disk?socket=" + socket, 1, "qemu-nbd", "-f", "raw", "-x", "disk",
                 "-k", socket.toString(), "--persistent", "--shared=4", image.toString())) {

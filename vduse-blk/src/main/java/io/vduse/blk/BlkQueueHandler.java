@@ -230,29 +230,9 @@ final class BlkQueueHandler implements QueueHandler {
      * the request before any range is applied.
      */
     private int zeroing(ChainReader in, boolean writeZeroes) throws IOException {
-        long bytes = in.remaining();
-        if (bytes == 0 || bytes % VirtioBlk.DWZ_SIZE != 0
-                || bytes / VirtioBlk.DWZ_SIZE > BlkConfigSpace.MAX_ZEROING_SEGMENTS) {
-            return VirtioBlk.S_UNSUPP;
-        }
-        int count = (int) (bytes / VirtioBlk.DWZ_SIZE);
-        int unknownFlags = writeZeroes ? ~VirtioBlk.WRITE_ZEROES_FLAG_UNMAP : ~0;
-        boolean rangesOk = true;
-        for (int i = 0; i < count; i++) {
-            long sector = in.readLongLe();
-            long sectors = Integer.toUnsignedLong(in.readIntLe());
-            int flags = in.readIntLe();
-            if ((flags & unknownFlags) != 0) {
-                return VirtioBlk.S_UNSUPP;
-            }
-            rangesOk &= sectors <= BlkConfigSpace.MAX_ZEROING_SECTORS
-                    && disk.rangeOk(sector, sectors * VirtioBlk.SECTOR_SIZE);
-            rangeOffsets[i] = sector * VirtioBlk.SECTOR_SIZE;
-            rangeLengths[i] = sectors * VirtioBlk.SECTOR_SIZE;
-            rangeUnmap[i] = (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0;
-        }
-        if (!rangesOk || disk.readOnly()) {
-            return VirtioBlk.S_IOERR;
+        int count = readRanges(in, writeZeroes);
+        if (count < 0) {
+            return -count;
         }
         for (int i = 0; i < count; i++) {
             if (rangeLengths[i] == 0) {
@@ -266,5 +246,54 @@ final class BlkQueueHandler implements QueueHandler {
         }
         counters.increment(writeZeroes ? Counter.WRITE_ZEROES : Counter.DISCARDS);
         return VirtioBlk.S_OK;
+    }
+
+    /**
+     * Reads and checks the ranges of a DISCARD or WRITE_ZEROES request into
+     * {@link #rangeOffset}, {@link #rangeLength} and {@link #rangeUnmap}: their count, or the
+     * status to answer, negated ({@code -S_UNSUPP} for a layout or flags not known, {@code -S_IOERR}
+     * for a range outside the disk or a read-only device). For this queue's thread.
+     */
+    int readRanges(ChainReader in, boolean writeZeroes) {
+        long bytes = in.remaining();
+        if (bytes == 0 || bytes % VirtioBlk.DWZ_SIZE != 0
+                || bytes / VirtioBlk.DWZ_SIZE > BlkConfigSpace.MAX_ZEROING_SEGMENTS) {
+            return -VirtioBlk.S_UNSUPP;
+        }
+        int count = (int) (bytes / VirtioBlk.DWZ_SIZE);
+        int unknownFlags = writeZeroes ? ~VirtioBlk.WRITE_ZEROES_FLAG_UNMAP : ~0;
+        boolean rangesOk = true;
+        for (int i = 0; i < count; i++) {
+            long sector = in.readLongLe();
+            long sectors = Integer.toUnsignedLong(in.readIntLe());
+            int flags = in.readIntLe();
+            if ((flags & unknownFlags) != 0) {
+                return -VirtioBlk.S_UNSUPP;
+            }
+            rangesOk &= sectors <= BlkConfigSpace.MAX_ZEROING_SECTORS
+                    && disk.rangeOk(sector, sectors * VirtioBlk.SECTOR_SIZE);
+            rangeOffsets[i] = sector * VirtioBlk.SECTOR_SIZE;
+            rangeLengths[i] = sectors * VirtioBlk.SECTOR_SIZE;
+            rangeUnmap[i] = (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0;
+        }
+        if (!rangesOk || disk.readOnly()) {
+            return -VirtioBlk.S_IOERR;
+        }
+        return count;
+    }
+
+    /** Range {@code i} of the last {@link #readRanges}: its offset in bytes. */
+    long rangeOffset(int i) {
+        return rangeOffsets[i];
+    }
+
+    /** Range {@code i} of the last {@link #readRanges}: its length in bytes. */
+    long rangeLength(int i) {
+        return rangeLengths[i];
+    }
+
+    /** Range {@code i} of the last {@link #readRanges}: whether it may be deallocated. */
+    boolean rangeUnmap(int i) {
+        return rangeUnmap[i];
     }
 }

@@ -5,7 +5,10 @@ import io.vduse.blk.BlockBackend;
 import io.vduse.blk.VirtioBlkDevice;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
+import io.vduse.blk.nbd.NbdBackend;
+import io.vduse.blk.nbd.NbdUri;
 import java.io.IOException;
+import java.time.Duration;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +34,8 @@ final class DeviceService {
     private final int statsInterval;
     private final PrintWriter out;
     private final PrintWriter err;
+    private NbdUri nbd;
+    private Duration nbdTimeout;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
 
@@ -50,6 +55,13 @@ final class DeviceService {
         this.err = err;
     }
 
+    /** Serves the export at {@code uri} (null: the file or memory) with requests bounded by {@code timeout}. */
+    DeviceService nbd(NbdUri uri, Duration timeout) {
+        this.nbd = uri;
+        this.nbdTimeout = timeout;
+        return this;
+    }
+
     /** Runs until stopped; the exit code. */
     int run() throws InterruptedException {
         if (!Files.exists(CONTROL)) {
@@ -62,14 +74,19 @@ final class DeviceService {
         }
         BlockBackend backend;
         try {
-            backend = Backends.open(file, size, options.readOnly(), direct);
+            backend = nbd != null ? NbdBackend.connect(nbd, nbdTimeout, options.numQueues())
+                    : Backends.open(file, size, options.readOnly(), direct);
         } catch (IOException e) {
             err.println("vduse-blk: cannot open the backend: " + e.getMessage());
             err.flush();
             return 1;
         }
         try {
-            options = options.withLogicalBlockSize(Backends.logicalBlockSize(backend, askedBlockSize));
+            if (backend instanceof NbdBackend server) {
+                options = Backends.nbdOptions(options, server.export(), askedBlockSize);
+            } else {
+                options = options.withLogicalBlockSize(Backends.logicalBlockSize(backend, askedBlockSize));
+            }
         } catch (IOException e) {
             err.println("vduse-blk: " + e.getMessage());
             err.flush();
@@ -88,7 +105,7 @@ final class DeviceService {
         Thread hook = Thread.ofPlatform().name("vduse-blk-shutdown").unstarted(() -> shutDown(device, backend));
         Runtime.getRuntime().addShutdownHook(hook);
         boolean usr1 = Signals.on("USR1", () -> printStats(device));
-        if (device.aioNote() != null) {
+        if (device.aioNote() != null && !(backend instanceof NbdBackend)) {
             out.println("vduse-blk: --aio " + options.aio().cliName() + ": " + device.aioNote());
         }
         out.printf("vduse-blk: device %s serves %s: %d bytes, %d queue(s) of %d, %d-byte blocks, aio %s%s%s%s%n",
@@ -110,6 +127,9 @@ final class DeviceService {
 
     /** The engine serving the queues, as {@code --aio} names it, with the thread count for threads. */
     static String aioText(VirtioBlkDevice device) {
+        if (device.backend() instanceof NbdBackend) {
+            return "nbd (asynchronous, timeout " + ((NbdBackend) device.backend()).timeout().toSeconds() + " s)";
+        }
         return switch (device.aio()) {
             case THREADS -> "threads (" + device.ioThreads() + " per queue)";
             default -> device.aio().cliName();

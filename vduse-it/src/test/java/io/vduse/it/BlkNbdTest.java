@@ -141,17 +141,18 @@ class BlkNbdTest {
     }
 
     /*
-     * Each read takes the delay filter's 5 ms; at QD16 the device keeps many of them on the wire
-     * at once, so it completes several times as many in the same time (one at a time it could not
-     * pass 200 a second).
+     * Each read takes the delay filter's 5 ms at least. At QD16 the device keeps many reads on the
+     * wire at once: nbdkit's log shows several begun and not yet answered at one time. (Under
+     * emulation the guest's CPU, not the delay, bounds the IOPS, so they are only reported.)
      */
     @Test
-    void readsOfASlowServerOverlap() {
+    void readsOfASlowServerOverlapOnTheWire() {
         assertThat(number("kit.qd1_lat_us")).as(run.result.describe()).isGreaterThanOrEqualTo(5000);
-        long qd1 = number("kit.qd1_iops");
-        long qd16 = number("kit.qd16_iops");
-        assertThat(qd1).as(run.result.describe()).isPositive().isLessThanOrEqualTo(200);
-        assertThat(qd16).as("QD16 IOPS against QD1's %d:%n%s", qd1, run.result.describe()).isGreaterThan(3 * qd1);
+        assertThat(number("kit.qd1_server_overlap")).as(run.result.describe()).isEqualTo(1);
+        assertThat(number("kit.qd16_server_overlap")).as(run.result.describe()).isGreaterThanOrEqualTo(4);
+        System.out.printf("nbdkit with 5 ms reads: QD1 %s IOPS (%s us), QD16 %s IOPS (%s us), up to %s reads at the server at once%n",
+                check("kit.qd1_iops"), check("kit.qd1_lat_us"), check("kit.qd16_iops"), check("kit.qd16_lat_us"),
+                check("kit.qd16_server_overlap"));
     }
 
     @Test
@@ -172,13 +173,15 @@ class BlkNbdTest {
         expect("tcp.fio_finished", "true");
         expect("tcp.fio_rc", "0");
         expect("tcp.verify_failures", "0");
+        assertThat(number("tcp.reconnected")).as("the device's log says it reconnected:%n%s", run.result.describe())
+                .isPositive();
     }
 
     @Test
     void everyDeviceStopsCleanly() {
         for (String tag : new String[] {"tcp", "unix", "kit", "ro"}) {
             expect(tag + ".detached", "0");
-            expect(tag + ".stop_rc", "0");
+            expect(tag + ".stop_rc", "143"); // SIGTERM's exit status, as for a file's device
             expect(tag + ".destroyed", "true");
         }
         assertThat(run.result.lines()).contains("BLK_NBD_DONE");

@@ -9,7 +9,6 @@ import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
 import io.vduse.core.management.ObjectNames;
 import io.vduse.core.uring.IoUring;
-import io.vduse.blk.nbd.NbdBackend;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
@@ -63,10 +62,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
         }
         BlkAio chosen = options.aio();
         String note = null;
-        if (backend instanceof NbdBackend) {
-            note = "the backend is an NBD server: --aio does not apply, every request is on the wire at once "
-                    + "and answered as its reply comes";
-        } else if (chosen == BlkAio.IO_URING && !(backend instanceof FileBackend)) {
+        if (chosen == BlkAio.IO_URING && !(backend instanceof FileBackend)) {
             chosen = BlkAio.SYNC; // memory never waits: nothing for a ring to overlap
             note = "the backend is not a file or block device (" + backend.describe() + "): aio sync";
         } else if (chosen == BlkAio.IO_URING && ((FileBackend) backend).inMemory()) {
@@ -95,9 +91,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     .features(BlkConfigSpace.features(options))
                     .config(config.toBytes())
                     .queues(options.numQueues(), options.queueSize());
-            if (backend instanceof NbdBackend nbd) {
-                builder.asyncHandlers(index -> new NbdQueueHandler(disk, nbd, index, server(index), counters[index]));
-            } else switch (aio) {
+            switch (aio) {
                 case SYNC -> builder.handlers(index -> server(index));
                 case THREADS -> {
                     int threads = ioThreads();

@@ -9,6 +9,7 @@ import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
 import io.vduse.core.management.ObjectNames;
 import io.vduse.core.uring.IoUring;
+import io.vduse.blk.nbd.NbdBackend;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
@@ -62,7 +63,10 @@ public final class VirtioBlkDevice implements AutoCloseable {
         }
         BlkAio chosen = options.aio();
         String note = null;
-        if (chosen == BlkAio.IO_URING && !(backend instanceof FileBackend)) {
+        if (backend instanceof NbdBackend) {
+            note = "the backend is an NBD server: --aio does not apply, every request is on the wire at once "
+                    + "and answered as its reply comes";
+        } else if (chosen == BlkAio.IO_URING && !(backend instanceof FileBackend)) {
             chosen = BlkAio.SYNC; // memory never waits: nothing for a ring to overlap
             note = "the backend is not a file or block device (" + backend.describe() + "): aio sync";
         } else if (chosen == BlkAio.IO_URING && ((FileBackend) backend).inMemory()) {
@@ -91,7 +95,9 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     .features(BlkConfigSpace.features(options))
                     .config(config.toBytes())
                     .queues(options.numQueues(), options.queueSize());
-            switch (aio) {
+            if (backend instanceof NbdBackend nbd) {
+                builder.asyncHandlers(index -> new NbdQueueHandler(disk, nbd, index, server(index), counters[index]));
+            } else switch (aio) {
                 case SYNC -> builder.handlers(index -> server(index));
                 case THREADS -> {
                     int threads = ioThreads();

@@ -92,6 +92,22 @@ final class BufferCursor {
         return n;
     }
 
+    /**
+     * The next piece, at most {@code want} bytes (positive, at most {@link #remaining()}), as a
+     * slice of the memory it is mapped in, and moves past it.
+     */
+    MemorySegment nextSlice(long want) {
+        require(want);
+        try {
+            long n = piece(want);
+            MemorySegment slice = segment.asSlice(offset, n);
+            advance(n);
+            return slice;
+        } catch (IllegalStateException e) {
+            throw invalidated(e);
+        }
+    }
+
     void advance(long n) {
         inBuffer += n;
         remaining -= n;

@@ -157,4 +157,22 @@ public final class ChainReader {
     public long appendUpTo(IoVectors vectors, long length) {
         return cursor.appendUpTo(vectors, length);
     }
+
+    /**
+     * The next piece of the readable buffers, at most {@code maxLength} bytes, as a slice of the
+     * memory it is mapped in, and moves past it: for a device that hands the driver's memory to
+     * an API taking {@link java.nio.ByteBuffer}s (a socket) instead of copying. The slice is of
+     * the mapping's own segment, so a use after the memory is unmapped fails instead of touching
+     * freed memory; a {@code VduseDevice} keeps it mapped until the request completes.
+     *
+     * @param maxLength positive, at most {@link #remaining()}
+     * @throws IndexOutOfBoundsException if {@code maxLength} is not positive or more than is left
+     * @throws VirtqueueException if the buffer is not mapped with the access it needs
+     */
+    public MemorySegment nextSlice(long maxLength) {
+        if (maxLength <= 0) {
+            throw new IndexOutOfBoundsException("a slice of " + maxLength + " bytes");
+        }
+        return cursor.nextSlice(maxLength);
+    }
 }

@@ -5,6 +5,7 @@ import io.vduse.blk.BlkOptions;
 import io.vduse.blk.BlockBackend;
 import io.vduse.blk.FileBackend;
 import io.vduse.blk.MemoryBackend;
+import io.vduse.blk.nbd.NbdExport;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -22,6 +23,30 @@ final class Backends {
             return new MemoryBackend(size);
         }
         return FileBackend.open(file, readOnly, direct, size);
+    }
+
+    /**
+     * The options for an NBD export: read-only if the server says so (or {@code --read-only}), and
+     * a logical block size of the server's minimum block (512 at least), or {@code asked} when it is
+     * a whole number of that minimum.
+     *
+     * @throws IOException naming the option, when the server's blocks do not fit
+     */
+    static BlkOptions nbdOptions(BlkOptions options, NbdExport export, Integer asked) throws IOException {
+        int minimum = export.minimumBlock();
+        if (minimum > BlkOptions.MAX_LOGICAL_BLOCK_SIZE) {
+            throw new IOException("the NBD server's minimum block is %d bytes, above the largest logical block size, %d"
+                    .formatted(minimum, BlkOptions.MAX_LOGICAL_BLOCK_SIZE));
+        }
+        int blockSize = Math.max(VirtioBlk.SECTOR_SIZE, minimum);
+        if (asked != null) {
+            if (asked % minimum != 0) {
+                throw new IOException(("--logical-block-size %d is finer than the NBD server's minimum block, %d: "
+                        + "give --logical-block-size %d, or leave it out").formatted(asked, minimum, blockSize));
+            }
+            blockSize = asked;
+        }
+        return options.withLogicalBlockSize(blockSize).withReadOnly(options.readOnly() || export.readOnly());
     }
 
     /**

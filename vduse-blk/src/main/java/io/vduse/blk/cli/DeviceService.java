@@ -9,7 +9,10 @@ import io.vduse.core.VduseKernel;
 import io.vduse.core.vdpa.VdpaAttachment;
 import io.vduse.core.vdpa.VdpaBus;
 import io.vduse.core.vdpa.VdpaException;
+import io.vduse.blk.nbd.NbdBackend;
+import io.vduse.blk.nbd.NbdUri;
 import java.io.IOException;
+import java.time.Duration;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +44,8 @@ final class DeviceService {
     private final ServiceOptions service;
     private final PrintWriter out;
     private final PrintWriter err;
+    private NbdUri nbd;
+    private Duration nbdTimeout;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
 
@@ -61,14 +66,31 @@ final class DeviceService {
         this.err = err;
     }
 
+    /** Serves the export at {@code uri} (null: the file or memory) with requests bounded by {@code timeout}. */
+    DeviceService nbd(NbdUri uri, Duration timeout) {
+        this.nbd = uri;
+        this.nbdTimeout = timeout;
+        return this;
+    }
+
     /** Runs until stopped; the exit code. */
     int run() throws InterruptedException {
-        if (!Files.exists(CONTROL)) {
-            err.println("vduse-blk: " + CONTROL + " does not exist: the vduse kernel module is not loaded.");
-            err.println("Load it (as root) with:  modprobe vduse && modprobe virtio_vdpa");
-            err.println("(virtio_vdpa attaches the device to the host's own virtio_blk; or try the device without "
-                    + "a kernel: vduse-blk --simulate --size 64M)");
-            err.flush();
+        // An NBD server is asked first, so that a wrong URI or export is said whatever the kernel;
+        // a file is opened (and maybe created) only where the device can start.
+        BlockBackend opened = null;
+        if (nbd != null) {
+            try {
+                opened = NbdBackend.connect(nbd, nbdTimeout, options.numQueues());
+            } catch (IOException e) {
+                err.println("vduse-blk: cannot open the backend: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+        }
+        if (!vduseLoaded()) {
+            if (opened != null) {
+                closeQuietly(opened);
+            }
             return 1;
         }
         long pid = ProcessHandle.current().pid();
@@ -79,19 +101,28 @@ final class DeviceService {
             } catch (IOException e) {
                 err.println("vduse-blk: " + e.getMessage());
                 err.flush();
+                if (opened != null) {
+                    closeQuietly(opened);
+                }
                 return 1;
             }
         }
-        BlockBackend backend;
-        try {
-            backend = Backends.open(file, size, options.readOnly(), direct);
-        } catch (IOException e) {
-            err.println("vduse-blk: cannot open the backend: " + e.getMessage());
-            err.flush();
-            return 1;
+        if (opened == null) {
+            try {
+                opened = Backends.open(file, size, options.readOnly(), direct);
+            } catch (IOException e) {
+                err.println("vduse-blk: cannot open the backend: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
         }
+        BlockBackend backend = opened;
         try {
-            options = options.withLogicalBlockSize(Backends.logicalBlockSize(backend, askedBlockSize));
+            if (backend instanceof NbdBackend server) {
+                options = Backends.nbdOptions(options, server.export(), askedBlockSize);
+            } else {
+                options = options.withLogicalBlockSize(Backends.logicalBlockSize(backend, askedBlockSize));
+            }
         } catch (IOException e) {
             err.println("vduse-blk: " + e.getMessage());
             err.flush();
@@ -122,7 +153,7 @@ final class DeviceService {
                 .unstarted(() -> shutDown(device, backend, attachment, writtenPidFile, notifier));
         Runtime.getRuntime().addShutdownHook(hook);
         boolean usr1 = Signals.on("USR1", () -> printStats(device));
-        if (device.aioNote() != null) {
+        if (device.aioNote() != null && !(backend instanceof NbdBackend)) {
             out.println("vduse-blk: --aio " + options.aio().cliName() + ": " + device.aioNote());
         }
         out.printf("vduse-blk: device %s serves %s: %d bytes, %d queue(s) of %d, %d-byte blocks, aio %s%s%s%s%n",
@@ -156,8 +187,24 @@ final class DeviceService {
         return 0;
     }
 
+    /** Whether the vduse module is loaded; says how to load it when not. */
+    private boolean vduseLoaded() {
+        if (!Files.exists(CONTROL)) {
+            err.println("vduse-blk: " + CONTROL + " does not exist: the vduse kernel module is not loaded.");
+            err.println("Load it (as root) with:  modprobe vduse && modprobe virtio_vdpa");
+            err.println("(virtio_vdpa attaches the device to the host's own virtio_blk; or try the device without "
+                    + "a kernel: vduse-blk --simulate --size 64M)");
+            err.flush();
+            return false;
+        }
+        return true;
+    }
+
     /** The engine serving the queues, as {@code --aio} names it, with the thread count for threads. */
     static String aioText(VirtioBlkDevice device) {
+        if (device.backend() instanceof NbdBackend) {
+            return "nbd (asynchronous, timeout " + ((NbdBackend) device.backend()).timeout().toSeconds() + " s)";
+        }
         return switch (device.aio()) {
             case THREADS -> "threads (" + device.ioThreads() + " per queue)";
             default -> device.aio().cliName();

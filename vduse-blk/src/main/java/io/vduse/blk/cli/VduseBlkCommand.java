@@ -3,8 +3,11 @@ package io.vduse.blk.cli;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.blk.BlkAio;
 import io.vduse.blk.BlkOptions;
+import io.vduse.blk.nbd.NbdBackend;
+import io.vduse.blk.nbd.NbdUri;
 import io.vduse.core.vdpa.VdpaDriver;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -50,6 +53,19 @@ final class VduseBlkCommand implements Callable<Integer> {
             description = "Backing file or block device. Without it the device lives in memory (--size needed) "
                     + "and its content is lost at exit.")
     Path file;
+
+    @Option(names = "--nbd", paramLabel = "URI",
+            description = "Serve an NBD server's export instead of a file: nbd://HOST[:PORT]/EXPORT (port 10809 by "
+                    + "default; nbd://HOST is the default export) or nbd+unix:///EXPORT?socket=PATH. Size, read-only "
+                    + "and block sizes come from the server; one connection per queue where it allows several "
+                    + "(multi-conn). A lost connection is made again and its requests sent again. Excludes --file "
+                    + "and --size.")
+    String nbd;
+
+    @Option(names = "--nbd-timeout", paramLabel = "SECONDS",
+            description = "With --nbd: how long a request may wait for the server, reconnects included, before it "
+                    + "fails with an I/O error (default 30).")
+    Integer nbdTimeout;
 
     @Option(names = "--size", paramLabel = "SIZE", converter = SizeConverter.class,
             description = "Size in bytes, with an optional K, M, G or T suffix (binary). Creates --file at this "
@@ -182,9 +198,10 @@ final class VduseBlkCommand implements Callable<Integer> {
         if (size != null && (size <= 0 || size % blockSize != 0)) {
             throw bad("--size", size + " bytes is not a positive multiple of the logical block size " + blockSize);
         }
-        if (file == null && size == null && !simulate) {
+        NbdUri nbdUri = nbdUri();
+        if (file == null && size == null && nbdUri == null && !simulate) {
             throw new ParameterException(spec.commandLine(),
-                    "Missing --file (a backing file or block device) or --size (a device in memory)");
+                    "Missing --file (a backing file or block device), --nbd (an NBD server) or --size (a device in memory)");
         }
         if (direct && file == null) {
             throw bad("--direct", "O_DIRECT needs a --file");
@@ -202,7 +219,42 @@ final class VduseBlkCommand implements Callable<Integer> {
                     spec.commandLine().getOut(), spec.commandLine().getErr()).run();
         }
         return new DeviceService(options, logicalBlockSize, file, sizeBytes, direct, statsInterval, service,
-                spec.commandLine().getOut(), spec.commandLine().getErr()).run();
+                spec.commandLine().getOut(), spec.commandLine().getErr())
+                .nbd(nbdUri, nbdTimeout == null ? NbdBackend.DEFAULT_TIMEOUT : Duration.ofSeconds(nbdTimeout))
+                .run();
+    }
+
+    /** {@code --nbd} parsed, null when not given; {@code --nbd-timeout} checked. */
+    private NbdUri nbdUri() {
+        if (nbd == null) {
+            if (nbdTimeout != null) {
+                throw bad("--nbd-timeout", "only with --nbd");
+            }
+            return null;
+        }
+        if (file != null) {
+            throw new ParameterException(spec.commandLine(), "--nbd and --file exclude each other: the disk is the "
+                    + "NBD server's or a file's");
+        }
+        if (size != null) {
+            throw new ParameterException(spec.commandLine(), "--nbd and --size exclude each other: the NBD server "
+                    + "says the size");
+        }
+        if (simulate) {
+            throw new ParameterException(spec.commandLine(), "--nbd and --simulate exclude each other: --simulate "
+                    + "serves memory or a --file");
+        }
+        if (direct) {
+            throw bad("--direct", "O_DIRECT needs a --file, not --nbd");
+        }
+        if (nbdTimeout != null && (nbdTimeout < 1 || nbdTimeout > 3600)) {
+            throw bad("--nbd-timeout", "1 to 3600 seconds: " + nbdTimeout);
+        }
+        try {
+            return NbdUri.parse(nbd);
+        } catch (IllegalArgumentException e) {
+            throw bad("--nbd", e.getMessage());
+        }
     }
 
     /** {@code --attach} and {@code --pidfile}, checked; neither goes with {@code --simulate}. */

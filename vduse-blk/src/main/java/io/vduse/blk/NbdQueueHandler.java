@@ -19,6 +19,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongFunction;
 
 /**
  * Serves one queue from an NBD server, every request on the wire at once: the queue's thread
@@ -72,8 +73,8 @@ final class NbdQueueHandler implements AsyncQueueHandler {
         in.skip(VirtioBlk.OUT_HDR_SECTOR - VirtioBlk.OUT_HDR_IOPRIO);
         long sector = in.readLongLe();
         switch (type) {
-            case VirtioBlk.T_IN -> read(request, sector);
-            case VirtioBlk.T_OUT -> write(request, sector);
+            case VirtioBlk.T_IN -> transfer(request, sector, false);
+            case VirtioBlk.T_OUT -> transfer(request, sector, true);
             case VirtioBlk.T_FLUSH -> flush(request);
             case VirtioBlk.T_DISCARD -> zeroing(request, false);
             case VirtioBlk.T_WRITE_ZEROES -> zeroing(request, true);
@@ -94,38 +95,24 @@ final class NbdQueueHandler implements AsyncQueueHandler {
         answers.failed(request.chain(), cause);
     }
 
-    private void read(Request request, long sector) {
-        ChainWriter out = request.chain().writer();
-        long length = out.remaining() - 1;
-        if (!disk.rangeOk(sector, length)) {
-            answerNow(request, VirtioBlk.S_IOERR);
-            return;
-        }
-        if (length == 0) {
-            counters.increment(Counter.READS);
-            answerNow(request, VirtioBlk.S_OK);
-            return;
-        }
-        Answer answer = new Answer(request, VirtioBlk.T_IN, length, 1);
-        NbdTransfer.start(connection, Nbd.CMD_READ, 0, sector * VirtioBlk.SECTOR_SIZE, length, views(out, length),
-                answer);
-    }
-
-    private void write(Request request, long sector) {
+    /** A read ({@code write} false) or a write of the chain's data at {@code sector}. */
+    private void transfer(Request request, long sector, boolean write) {
         ChainReader in = request.chain().reader();
-        long length = in.remaining();
-        if (disk.readOnly() || !disk.rangeOk(sector, length)) {
+        ChainWriter out = request.chain().writer();
+        long length = write ? in.remaining() : out.remaining() - 1;
+        if (write && disk.readOnly() || !disk.rangeOk(sector, length)) {
             answerNow(request, VirtioBlk.S_IOERR);
             return;
         }
+        int type = write ? VirtioBlk.T_OUT : VirtioBlk.T_IN;
         if (length == 0) {
-            counters.increment(Counter.WRITES);
+            counters.increment(write ? Counter.WRITES : Counter.READS);
             answerNow(request, VirtioBlk.S_OK);
             return;
         }
-        Answer answer = new Answer(request, VirtioBlk.T_OUT, length, 1);
-        NbdTransfer.start(connection, Nbd.CMD_WRITE, 0, sector * VirtioBlk.SECTOR_SIZE, length, views(in, length),
-                answer);
+        ByteBuffer[] data = write ? views(in::nextSlice, length) : views(out::nextSlice, length);
+        NbdTransfer.start(connection, write ? Nbd.CMD_WRITE : Nbd.CMD_READ, 0, sector * VirtioBlk.SECTOR_SIZE,
+                length, data, new Answer(request, type, length, 1));
     }
 
     private void flush(Request request) {
@@ -183,22 +170,14 @@ final class NbdQueueHandler implements AsyncQueueHandler {
         }
     }
 
-    /** The chain's next {@code length} writable bytes, as views over the driver's memory. */
-    private ByteBuffer[] views(ChainWriter out, long length) {
+    /**
+     * The chain's next {@code length} bytes (writable or readable, as {@code next} takes them), as
+     * views over the driver's memory.
+     */
+    private ByteBuffer[] views(LongFunction<MemorySegment> next, long length) {
         views.clear();
         for (long done = 0; done < length; ) {
-            MemorySegment slice = out.nextSlice(Math.min(MAX_VIEW, length - done));
-            views.add(slice.asByteBuffer());
-            done += slice.byteSize();
-        }
-        return views.toArray(ByteBuffer[]::new);
-    }
-
-    /** The chain's next {@code length} readable bytes, as views over the driver's memory. */
-    private ByteBuffer[] views(ChainReader in, long length) {
-        views.clear();
-        for (long done = 0; done < length; ) {
-            MemorySegment slice = in.nextSlice(Math.min(MAX_VIEW, length - done));
+            MemorySegment slice = next.apply(Math.min(MAX_VIEW, length - done));
             views.add(slice.asByteBuffer());
             done += slice.byteSize();
         }

@@ -64,23 +64,34 @@ final class DeviceService {
 
     /** Runs until stopped; the exit code. */
     int run() throws InterruptedException {
-        if (!Files.exists(CONTROL)) {
-            err.println("vduse-blk: " + CONTROL + " does not exist: the vduse kernel module is not loaded.");
-            err.println("Load it (as root) with:  modprobe vduse && modprobe virtio_vdpa");
-            err.println("(virtio_vdpa attaches the device to the host's own virtio_blk; or try the device without "
-                    + "a kernel: vduse-blk --simulate --size 64M)");
-            err.flush();
+        // An NBD server is asked first, so that a wrong URI or export is said whatever the kernel;
+        // a file is opened (and maybe created) only where the device can start.
+        BlockBackend opened = null;
+        if (nbd != null) {
+            try {
+                opened = NbdBackend.connect(nbd, nbdTimeout, options.numQueues());
+            } catch (IOException e) {
+                err.println("vduse-blk: cannot open the backend: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+        }
+        if (!vduseLoaded()) {
+            if (opened != null) {
+                closeQuietly(opened);
+            }
             return 1;
         }
-        BlockBackend backend;
-        try {
-            backend = nbd != null ? NbdBackend.connect(nbd, nbdTimeout, options.numQueues())
-                    : Backends.open(file, size, options.readOnly(), direct);
-        } catch (IOException e) {
-            err.println("vduse-blk: cannot open the backend: " + e.getMessage());
-            err.flush();
-            return 1;
+        if (opened == null) {
+            try {
+                opened = Backends.open(file, size, options.readOnly(), direct);
+            } catch (IOException e) {
+                err.println("vduse-blk: cannot open the backend: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
         }
+        BlockBackend backend = opened;
         try {
             if (backend instanceof NbdBackend server) {
                 options = Backends.nbdOptions(options, server.export(), askedBlockSize);
@@ -123,6 +134,19 @@ final class DeviceService {
         // Signals end the loop through the hook; wait for it to finish destroying the device.
         stopped.await();
         return 0;
+    }
+
+    /** Whether the vduse module is loaded; says how to load it when not. */
+    private boolean vduseLoaded() {
+        if (!Files.exists(CONTROL)) {
+            err.println("vduse-blk: " + CONTROL + " does not exist: the vduse kernel module is not loaded.");
+            err.println("Load it (as root) with:  modprobe vduse && modprobe virtio_vdpa");
+            err.println("(virtio_vdpa attaches the device to the host's own virtio_blk; or try the device without "
+                    + "a kernel: vduse-blk --simulate --size 64M)");
+            err.flush();
+            return false;
+        }
+        return true;
     }
 
     /** The engine serving the queues, as {@code --aio} names it, with the thread count for threads. */

@@ -128,8 +128,8 @@ public record NbdUri(SocketAddress address, String export, String server) {
         return new IllegalArgumentException("'" + text + "': " + why);
     }
 
-    /** The export as messages show it: {@code 'disk'} or {@code the default export}. */
+    /** The export as messages show it: {@code 'disk'}, or {@code '' (the default)}. */
     public String exportText() {
-        return export.isEmpty() ? "the default export ('')" : "'" + export + "'";
+        return export.isEmpty() ? "'' (the default)" : "'" + export + "'";
     }
 }

@@ -34,7 +34,7 @@ class CommandLineTest {
         for (String option : List.of("--name", "--file", "--size", "--num-queues", "--queue-size",
                 "--logical-block-size", "--serial", "--writable", "--read-only", "--direct", "--reconnect",
                 "--stats-interval", "--simulate", "--vduse-api", "--user-bounce-memory", "--[no-]packed-ring",
-                "--inflight-log-dir", "--aio", "--io-threads", "vdpa dev add name NAME mgmtdev vduse")) {
+                "--inflight-log-dir", "--aio", "--io-threads", "--nbd", "--nbd-timeout", "nbd+unix:///EXPORT?socket=PATH", "vdpa dev add name NAME mgmtdev vduse")) {
             assertThat(help.out()).contains(option);
         }
     }
@@ -191,5 +191,59 @@ class CommandLineTest {
         assertThat(sizes.convert("100m")).isEqualTo(100L << 20);
         assertThat(sizes.convert("2G")).isEqualTo(2L << 30);
         assertThat(sizes.convert("1TiB")).isEqualTo(1L << 40);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"localhost/disk", "http://host/disk", "nbds://host/disk", "nbd:///disk",
+        "nbd://host:0/disk", "nbd://host:x", "nbd+unix:///disk", "nbd+unix://host/d?socket=/s",
+        "nbd+unix:///d?path=/s"})
+    void badNbdUrisAreRefusedNamingTheOption(String uri) {
+        Run bad = run("--name", "x0", "--nbd", uri);
+        assertThat(bad.code()).as(bad.err()).isEqualTo(2);
+        assertThat(bad.err()).contains("--nbd").contains(uri);
+    }
+
+    @Test
+    void nbdExcludesFileSizeAndSimulate() {
+        Run withFile = run("--name", "x0", "--nbd", "nbd://localhost/d", "--file", "/tmp/x.img");
+        assertThat(withFile.code()).isEqualTo(2);
+        assertThat(withFile.err()).contains("--nbd").contains("--file");
+        Run withSize = run("--name", "x0", "--nbd", "nbd://localhost/d", "--size", "1M");
+        assertThat(withSize.code()).isEqualTo(2);
+        assertThat(withSize.err()).contains("--nbd").contains("--size");
+        Run withSimulate = run("--simulate", "--nbd", "nbd://localhost/d");
+        assertThat(withSimulate.code()).isEqualTo(2);
+        assertThat(withSimulate.err()).contains("--nbd").contains("--simulate");
+        Run withDirect = run("--name", "x0", "--nbd", "nbd://localhost/d", "--direct");
+        assertThat(withDirect.code()).isEqualTo(2);
+        assertThat(withDirect.err()).contains("--direct");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "-5", "3601", "soon"})
+    void badNbdTimeoutsAreRefused(String seconds) {
+        Run bad = run("--name", "x0", "--nbd", "nbd://localhost/d", "--nbd-timeout", seconds);
+        assertThat(bad.code()).as(bad.err()).isEqualTo(2);
+        assertThat(bad.err()).contains("--nbd-timeout");
+        Run withoutNbd = run("--name", "x0", "--size", "1M", "--nbd-timeout", "10");
+        assertThat(withoutNbd.code()).isEqualTo(2);
+        assertThat(withoutNbd.err()).contains("--nbd-timeout").contains("only with --nbd");
+    }
+
+    @Test
+    void anExportTheServerDoesNotHaveIsSaidWithExitCode1() throws Exception {
+        try (io.vduse.blk.nbd.FakeNbdServer server = io.vduse.blk.nbd.FakeNbdServer.tcp(1 << 20, 1)) {
+            Run run = run("--name", "x0", "--nbd", "nbd://127.0.0.1:" + server.port() + "/missing");
+            assertThat(run.code()).isEqualTo(1);
+            assertThat(run.err()).contains("vduse-blk: cannot open the backend: 127.0.0.1:" + server.port()
+                    + " refused export 'missing': NBD_REP_ERR_UNKNOWN: no such export");
+        }
+    }
+
+    @Test
+    void nobodyListeningIsSaidWithExitCode1(@TempDir Path dir) {
+        Run run = run("--name", "x0", "--nbd", "nbd+unix:///d?socket=" + dir.resolve("none.sock"));
+        assertThat(run.code()).isEqualTo(1);
+        assertThat(run.err()).contains("cannot connect to " + dir.resolve("none.sock"));
     }
 }

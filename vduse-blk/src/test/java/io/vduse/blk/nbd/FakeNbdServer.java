@@ -45,6 +45,11 @@ public final class FakeNbdServer implements AutoCloseable {
     private final AtomicInteger connectionsAccepted = new AtomicInteger();
     private final AtomicLong requests = new AtomicLong();
     private ServerSocketChannel listener;
+    /**
+     * False from {@link #stop}: a connection the closing listener still accepts is closed at once,
+     * as a server that went away would, instead of being served.
+     */
+    private volatile boolean accepting;
     private Thread acceptor;
     private final Path unixPath;
     private int port;
@@ -117,11 +122,13 @@ public final class FakeNbdServer implements AutoCloseable {
             port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
         }
         ServerSocketChannel l = listener;
+        accepting = true;
         acceptor = Thread.ofPlatform().daemon().name("fake-nbd-accept").start(() -> accept(l));
     }
 
     /** Stops listening and drops every connection: the server went away. */
     public synchronized void stop() throws IOException {
+        accepting = false;
         listener.close();
         for (SocketChannel c : open) {
             c.close();
@@ -163,6 +170,10 @@ public final class FakeNbdServer implements AutoCloseable {
         while (l.isOpen()) {
             try {
                 SocketChannel c = l.accept();
+                if (!accepting) {
+                    c.close();
+                    continue;
+                }
                 open.add(c);
                 connectionsAccepted.incrementAndGet();
                 Thread.ofPlatform().daemon().name("fake-nbd-conn").start(() -> serve(c));

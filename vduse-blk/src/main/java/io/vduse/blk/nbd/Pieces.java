@@ -24,8 +24,13 @@ final class Pieces {
                 int from = (int) (at - start);
                 int n = (int) Math.min(length, end - at);
                 piece.limit(from + n).position(from);
-                readFully(channel, piece);
-                piece.clear();
+                try {
+                    readFully(channel, piece);
+                } finally {
+                    // Even when the connection drops mid-piece: the request is sent again, and its
+                    // next reply (a hole, say) finds every piece whole, position 0 to capacity.
+                    piece.clear();
+                }
                 at += n;
                 length -= n;
             }
@@ -41,7 +46,8 @@ final class Pieces {
             if (length > 0 && at < end) {
                 long from = at - start;
                 long n = Math.min(length, end - at);
-                MemorySegment.ofBuffer(piece).asSlice(from, n).fill((byte) 0);
+                // ofBuffer spans position to limit: from the piece's start whatever they are now.
+                MemorySegment.ofBuffer(piece.duplicate().clear()).asSlice(from, n).fill((byte) 0);
                 at += n;
                 length -= n;
             }

@@ -10,10 +10,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code vduse-blk --nbd} in front of real NBD servers under the real kernel's virtio-blk driver,
- * in one guest boot ({@code blk-nbd-checks.sh}): qemu-nbd over TCP and over a Unix socket,
- * nbdkit's memory plugin under its log, error and delay filters, and a read-only qemu-nbd
- * export. The block checklist on each writable one, an injected EIO, latency with many requests
- * on the wire, and the TCP server killed and started again in the middle of fio's verify.
+ * in one guest boot ({@code blk-nbd-checks.sh}): qemu-nbd over TCP, nbdkit's memory plugin over a
+ * Unix socket under its log, error and delay filters, and a read-only qemu-nbd export over a Unix
+ * socket. The block checklist on the writable ones (fio and ext4 on qemu-nbd's), an injected EIO,
+ * latency with many requests on the wire, and the TCP server killed and started again in the
+ * middle of fio's verify.
+ *
+ * <p>CI runs it on Linux 7.3 only (see the pom): the NBD client is ours, in userspace, and the
+ * kernel's side of it is the virtio-blk path every other class runs on both series. On 6.12:
+ * {@code surefire:test@linux-6.12 -Dtest=BlkNbdTest}.
  */
 @Order(0) // where it starts: see vduse.it.parallel in the pom
 class BlkNbdTest {
@@ -52,7 +57,7 @@ class BlkNbdTest {
 
     @Test
     void everyServerServesAndEveryDeviceAttaches() {
-        for (String tag : new String[] {"tcp", "unix", "kit", "ro"}) {
+        for (String tag : new String[] {"tcp", "kit", "ro"}) {
             expect(tag + ".server_rc", "0");
             expect(tag + ".attached", "true");
         }
@@ -62,19 +67,19 @@ class BlkNbdTest {
     @Test
     void sizeAndReadOnlyComeFromTheServer() {
         expect("tcp.size_bytes", Long.toString(32 * MIB));
-        expect("unix.size_bytes", Long.toString(32 * MIB));
         expect("kit.size_bytes", Long.toString(48 * MIB));
         expect("ro.size_bytes", Long.toString(8 * MIB));
         expect("tcp.ro_flag", "0");
-        expect("unix.ro_flag", "0");
         expect("kit.ro_flag", "0");
         expect("ro.ro_flag", "1");
         expect("tcp.mq_count", "1");
-        expect("unix.mq_count", "2");
+        expect("kit.mq_count", "2");
+        // nbdkit's memory plugin says CAN_MULTI_CONN: a connection for each queue.
+        expect("kit.connections", "2");
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tcp", "unix", "kit"})
+    @ValueSource(strings = {"tcp", "kit"})
     void aPatternReadsBackAndIsOnTheServer(String tag) {
         expect(tag + ".dd_write_rc", "0");
         expect(tag + ".dd_read_rc", "0");
@@ -85,7 +90,7 @@ class BlkNbdTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tcp", "unix", "kit"})
+    @ValueSource(strings = {"tcp", "kit"})
     void discardAndWriteZeroesReadBackZerosAndLeaveTheRest(String tag) {
         expect(tag + ".discard_max_bytes_positive", "1");
         expect(tag + ".write_zeroes_max_bytes_positive", "1");
@@ -102,7 +107,7 @@ class BlkNbdTest {
 
     @Test
     void flushTrimAndWriteZeroesReachTheServer() {
-        for (String tag : new String[] {"tcp", "unix", "kit"}) {
+        for (String tag : new String[] {"tcp", "kit"}) {
             expect(tag + ".write_cache", "write back");
             expect(tag + ".fsync_rc", "0");
         }
@@ -112,9 +117,9 @@ class BlkNbdTest {
         assertThat(number("kit.zeroes_seen")).as(run.result.describe()).isPositive();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tcp", "unix", "kit"})
-    void fioVerifiesAndExt4SurvivesFsckAndARemount(String tag) {
+    @Test
+    void fioVerifiesAndExt4SurvivesFsckAndARemount() {
+        String tag = "tcp";
         expect(tag + ".fio_verify_rc", "0");
         expect(tag + ".mkfs_rc", "0");
         expect(tag + ".mount_rc", "0");
@@ -179,7 +184,7 @@ class BlkNbdTest {
 
     @Test
     void everyDeviceStopsCleanly() {
-        for (String tag : new String[] {"tcp", "unix", "kit", "ro"}) {
+        for (String tag : new String[] {"tcp", "kit", "ro"}) {
             expect(tag + ".detached", "0");
             expect(tag + ".stop_rc", "143"); // SIGTERM's exit status, as for a file's device
             expect(tag + ".destroyed", "true");

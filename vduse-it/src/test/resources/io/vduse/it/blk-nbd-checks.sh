@@ -1,24 +1,26 @@
 #!/bin/bash
 # Real-kernel checks of vduse-blk --nbd against real NBD servers, in one guest boot (BlkNbdTest
-# asserts on the CHECK lines). Four devices, each of ours in front of a server of its own:
+# asserts on the CHECK lines). Three devices, each of ours in front of a server of its own, so
+# that both servers and both transports are met:
 #
 #   tcp    qemu-nbd over TCP (127.0.0.1:10809), a raw file in tmpfs, --discard=unmap
-#   unix   qemu-nbd over a Unix socket, two queues
-#   kit    nbdkit's memory plugin over TCP on port 10810, under its log filter (every request
-#          the server saw, with its result), error filter (EIO on every request while
-#          /tmp/nbdkit-fail exists) and delay filter (reads 5 ms, writes 1 ms)
+#   kit    nbdkit's memory plugin over a Unix socket, two queues (a connection each: the plugin
+#          says CAN_MULTI_CONN), under its log filter (every request the server saw, with its
+#          result), error filter (EIO on every request while /tmp/nbdkit-fail exists) and delay
+#          filter (reads 5 ms, writes 1 ms)
 #   ro     qemu-nbd -r over a Unix socket, a file holding a known pattern
 #
-# The size and read-only flag the kernel sees come from the servers. tcp, unix and kit each run
-# the block checklist through the Linux virtio-blk driver (side by side): a pattern written with
-# O_DIRECT reads back (and, on qemu-nbd, is in the server's file); a discard reads back zeros
-# (and frees the file's blocks on qemu-nbd), a write-zeroes too, the rest intact; an fsync
-# reaches the server as a flush (nbdkit's log counts them); fio's crc32c verify; ext4 with e2fsck
-# and a remount with every checksum. Then: kit's injected EIO reaches the reader and the writer
-# as an I/O error and the device serves the next request; kit's latency is 5 ms a read at QD1
-# and many reads are on the wire at QD16; ro refuses writes; and tcp's qemu-nbd is killed
-# (SIGKILL) mid-fio and started again: fio must finish and verify.
-# Check names are TAG.NAME (tcp.*, unix.*, kit.*, ro.*).
+# The size, read-only flag and queues the kernel sees come from the servers and the command
+# line. tcp and kit run the block checklist through the Linux virtio-blk driver (side by side):
+# a pattern written with O_DIRECT reads back (and, on qemu-nbd, is in the server's file); a
+# discard reads back zeros (and frees the file's blocks on qemu-nbd), a write-zeroes too, the
+# rest intact; an fsync reaches the server as a flush (nbdkit's log counts them). tcp goes on
+# with fio's crc32c verify and ext4 with e2fsck and a remount with every checksum (once is
+# enough: what they add over the pattern is the kernel's, not the server's). Then: kit's
+# injected EIO reaches the reader and the writer as an I/O error and the device serves the next
+# request; kit's latency is 5 ms a read at QD1 and many reads are on the wire at QD16; ro
+# refuses writes; and tcp's qemu-nbd is killed (SIGKILL) mid-fio and started again: fio must
+# finish and verify. Check names are TAG.NAME (tcp.*, kit.*, ro.*).
 set -u
 source "$(dirname "$0")/blk-common.sh"
 cd /tmp
@@ -44,19 +46,17 @@ attach_nbd() {
 # ---- servers -------------------------------------------------------------------------------
 QEMU_NBD_TCP=(qemu-nbd --fork --persistent --shared=8 -f raw --discard=unmap -x disk
     -b 127.0.0.1 -p 10809 --pid-file /tmp/qnbd-tcp.pid /tmp/tcp.img)
-truncate -s 32M /tmp/tcp.img /tmp/unix.img
+truncate -s 32M /tmp/tcp.img
 "${QEMU_NBD_TCP[@]}"; check tcp.server_rc $?
-qemu-nbd --fork --persistent --shared=8 -f raw --discard=unmap -x disk -k /tmp/qnbd-unix.sock \
-    --pid-file /tmp/qnbd-unix.pid /tmp/unix.img; check unix.server_rc $?
 head -c $((8 * MIB)) /dev/urandom >/tmp/ro.img
 qemu-nbd --fork --persistent --shared=8 -f raw -r -x ro -k /tmp/qnbd-ro.sock /tmp/ro.img; check ro.server_rc $?
 # Filters stack outside in: log sees what the client is answered, error fails requests before
 # they are delayed.
-nbdkit -i 127.0.0.1 -p 10810 -P /tmp/nbdkit.pid --filter=log --filter=error --filter=delay \
+nbdkit -U /tmp/nbdkit.sock -P /tmp/nbdkit.pid --filter=log --filter=error --filter=delay \
     memory 48M logfile=/tmp/nbdkit.log error-rate=100% error-file=/tmp/nbdkit-fail rdelay=5ms wdelay=1ms
 check kit.server_rc $?
 
-# ---- our four devices, their JVMs started side by side -------------------------------------
+# ---- our three devices, their JVMs started side by side -------------------------------------
 # NBD_DEVICE=qsd puts qemu-storage-daemon's NBD client, exported as vduse-blk, in front of the
 # same servers instead (the control: the same checks, another client).
 declare -A PIDS NODES
@@ -94,21 +94,21 @@ ready() {
     return 1
 }
 device tcp nbd://127.0.0.1:10809/disk --nbd-timeout 60
-device unix 'nbd+unix:///disk?socket=/tmp/qnbd-unix.sock' --num-queues 2
-device kit nbd://127.0.0.1:10810/mem
+device kit 'nbd+unix:///mem?socket=/tmp/nbdkit.sock' --num-queues 2
 device ro 'nbd+unix:///ro?socket=/tmp/qnbd-ro.sock'  # no --read-only: the server says so
-for tag in tcp unix kit ro; do
+for tag in tcp kit ro; do
     if ready "$tag" && NODES[$tag]=$(attach_nbd "n-$tag"); then
         check "$tag.attached" true
     else
         check "$tag.attached" false
     fi
 done
-for tag in tcp unix kit ro; do [[ -n "${NODES[$tag]:-}" ]] || { echo BLK_NBD_SETUP_FAILED; exit 1; }; done
+for tag in tcp kit ro; do [[ -n "${NODES[$tag]:-}" ]] || { echo BLK_NBD_SETUP_FAILED; exit 1; }; done
 load_module crc32c && load_module ext4; check ext4_module $?
 log "t=${SECONDS}s devices attached"
 
-# checklist TAG NODE [BACKING]: the block checklist on /dev/NODE (BACKING: the server's file).
+# checklist TAG NODE [BACKING]: the block checklist on /dev/NODE (BACKING: the server's file)
+# up to the fsync; full_checklist goes on with fio and ext4.
 checklist() {
     local t="$1" dev="/dev/$2" file="${3:-}" q="/sys/block/$2/queue"
     check "$t.size_bytes" "$(( $(cat /sys/block/$2/size) * 512 ))"
@@ -146,7 +146,11 @@ checklist() {
 
     # A buffered write and its fsync: the kernel sends the device a flush.
     dd if=/dev/urandom of="$dev" bs=4k count=4 seek=1024 conv=fsync status=none; check "$t.fsync_rc" $?
+}
 
+full_checklist() {
+    local t="$1" dev="/dev/$2"
+    checklist "$@"
     log "t=${SECONDS}s $t: fio"
     fio --name="$t" --filename="$dev" --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio --direct=1 \
         --offset=$((8 * MIB)) --size=$MIB --verify=crc32c --do_verify=1 --verify_fatal=1 \
@@ -173,12 +177,11 @@ checklist() {
 flushes() { grep -c '^.* Flush id=' /tmp/nbdkit.log; }
 KIT_FLUSHES_BEFORE=$(flushes)
 # Side by side: their CHECK lines (one short write each) go straight to the output.
-checklist tcp "${NODES[tcp]}" /tmp/tcp.img &
+full_checklist tcp "${NODES[tcp]}" /tmp/tcp.img &
 C1=$!
-checklist unix "${NODES[unix]}" /tmp/unix.img &
-C2=$!
 checklist kit "${NODES[kit]}"
-wait $C1 $C2
+wait $C1
+check kit.connections "$(grep -o '[0-9]* connections\{0,1\})' "$LOGS/n-kit.log" | head -1 | cut -d' ' -f1)"
 check kit.flushes_seen "$(( $(flushes) - KIT_FLUSHES_BEFORE ))"
 check kit.trims_seen "$(grep -c ' Trim id=' /tmp/nbdkit.log)"
 check kit.zeroes_seen "$(grep -c ' Zero id=' /tmp/nbdkit.log)"
@@ -268,7 +271,7 @@ check tcp.reconnected "$(grep -c 'reconnected' "$LOGS/n-tcp.log")"
 log "t=${SECONDS}s restart done"
 
 # ---- stop ------------------------------------------------------------------------------------
-for tag in tcp unix kit ro; do
+for tag in tcp kit ro; do
     vdpa dev del "n-$tag"; check "$tag.detached" $?
     stop_dev "n-$tag" "${PIDS[$tag]}"
     check "$tag.stop_rc" "$STOP_RC"
@@ -278,5 +281,5 @@ for tag in tcp unix kit ro; do
         grep -q 'destroyed' "$LOGS/n-$tag.log" && check "$tag.destroyed" true || check "$tag.destroyed" false
     fi
 done
-kill "$(cat /tmp/qnbd-tcp.pid)" "$(cat /tmp/qnbd-unix.pid)" "$(cat /tmp/nbdkit.pid)" 2>/dev/null
+kill "$(cat /tmp/qnbd-tcp.pid)" "$(cat /tmp/nbdkit.pid)" 2>/dev/null
 echo BLK_NBD_DONE

@@ -63,23 +63,42 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     /**
-     * Connects and negotiates, then starts the reader thread.
+     * Connects and negotiates, then starts the reader thread. A server that cannot be reached, or
+     * refuses, is said at once; one that drops the connection in the middle of the handshake is
+     * asked again, with backoff, until the timeout: qemu-nbd, for one, gives a handshake 10 s,
+     * which a JVM just started on a slow machine can take.
      *
      * @throws NbdException if the server refuses
-     * @throws IOException if it cannot be reached
+     * @throws IOException if it cannot be reached, or keeps dropping the handshake
      */
     static NbdConnection open(NbdUri uri, int index, long timeoutNanos) throws IOException {
-        SocketChannel channel = connect(uri);
-        NbdExport export;
-        try {
-            export = negotiateWithin(channel, uri, timeoutNanos);
-        } catch (IOException | RuntimeException e) {
-            channel.close();
-            throw e;
+        long deadline = System.nanoTime() + timeoutNanos;
+        long backoff = FIRST_BACKOFF_MS;
+        for (int attempt = 1; ; attempt++) {
+            SocketChannel channel = connect(uri);
+            NbdExport export;
+            try {
+                export = negotiateWithin(channel, uri, Math.max(1, deadline - System.nanoTime()));
+            } catch (NbdException | RuntimeException e) {
+                channel.close();
+                throw e;
+            } catch (IOException e) {
+                channel.close();
+                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff) >= deadline) {
+                    throw attempt == 1 ? e : new IOException(uri.server() + ": the handshake was cut off " + attempt
+                            + " times within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms, the last time: "
+                            + e.getMessage(), e);
+                }
+                LOG.log(Level.WARNING, "{0}: the handshake was cut off ({1}); trying again in {2} ms", uri.server(),
+                        e.getMessage(), backoff);
+                sleep(backoff);
+                backoff = Math.min(backoff * 2, LAST_BACKOFF_MS);
+                continue;
+            }
+            NbdConnection connection = new NbdConnection(uri, index, timeoutNanos, channel, export);
+            connection.reader.start();
+            return connection;
         }
-        NbdConnection connection = new NbdConnection(uri, index, timeoutNanos, channel, export);
-        connection.reader.start();
-        return connection;
     }
 
     /** The export, as the last handshake described it. */

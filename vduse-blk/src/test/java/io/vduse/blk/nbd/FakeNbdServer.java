@@ -77,6 +77,8 @@ public final class FakeNbdServer implements AutoCloseable {
     public final AtomicInteger garbageLeft = new AtomicInteger();
     /** No replies at all while set. */
     public volatile boolean silent;
+    /** How many of the next handshakes are dropped right after the greeting (a server's handshake limit). */
+    public final AtomicInteger handshakesToDrop = new AtomicInteger();
     /** Requests touching {@code [errorFrom, errorTo)} are answered {@link #error}. */
     public volatile long errorFrom = -1;
     public volatile long errorTo = -1;
@@ -219,6 +221,9 @@ public final class FakeNbdServer implements AutoCloseable {
         hello.putLong(greeting == Greeting.OLDSTYLE ? Nbd.OLDSTYLE_MAGIC : Nbd.IHAVEOPT);
         hello.putShort((short) (greeting == Greeting.NOT_FIXED ? 0 : Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES));
         write(c, hello.flip());
+        if (handshakesToDrop.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new IOException("handshake dropped");
+        }
         if (greeting != Greeting.NORMAL) {
             read(c, 4);
             return false;

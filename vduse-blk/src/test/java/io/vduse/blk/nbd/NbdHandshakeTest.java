@@ -109,6 +109,31 @@ class NbdHandshakeTest {
                 TIMEOUT, 1)).isInstanceOf(NbdException.class).hasMessageContaining("no such export?");
     }
 
+    /* qemu-nbd drops a handshake that takes more than 10 s, as a cold JVM's may under emulation. */
+    @Test
+    void aHandshakeCutOffIsTriedAgainWithinTheTimeout() throws Exception {
+        server = FakeNbdServer.tcp(1 << 16, 1);
+        server.handshakesToDrop.set(2);
+        try (NbdBackend backend = connect(1)) {
+            assertThat(backend.size()).isEqualTo(1 << 16);
+        }
+        assertThat(server.connectionsAccepted()).isEqualTo(3);
+    }
+
+    @Test
+    void aServerThatKeepsCuttingTheHandshakeOffIsGivenUpOnAtTheTimeout() throws Exception {
+        server = FakeNbdServer.tcp(1 << 16, 1);
+        server.handshakesToDrop.set(Integer.MAX_VALUE);
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> NbdBackend.connect(NbdUri.parse(server.uri()), Duration.ofMillis(600), 1))
+                .isNotInstanceOf(NbdException.class)
+                .hasMessageContaining(server.uri().replace("nbd://", "").replace("/disk", ""))
+                .hasMessageContaining("the handshake was cut off");
+        assertThat(server.connectionsAccepted()).isGreaterThan(1);
+        // Bounded by the timeout (a generous bound: this is about not hanging, not about speed).
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+    }
+
     @Test
     void errorRepliesAreNamed() throws Exception {
         server = FakeNbdServer.tcp(1 << 16, 1);

@@ -8,11 +8,18 @@ import java.nio.ByteBuffer;
  * One NBD request in flight on a connection: what to send, where its data is (the driver's
  * buffers, as {@link ByteBuffer}s over their memory), and how far its reply has come.
  *
- * <p>Three states guard the driver's memory, which is the driver's again as soon as the
+ * <p>Four states guard the driver's memory, which is the driver's again as soon as the
  * callback ran: {@code WAITING} (in the table, nobody touches its data), {@code BUSY} (one thread
- * is sending or receiving its data) and {@code DONE} (answered: its data is never touched again).
- * A timeout can only answer a {@code WAITING} command, so it never hands memory back while a
- * socket is still reading into it.
+ * moves its data: the sender writing a write's, or the reader receiving a read's),
+ * {@code ANSWERED} (a write's reply came while its sender still held it: the sender answers it as
+ * it lets go) and {@code DONE} (answered: its data is never touched again). A timeout can only
+ * answer a {@code WAITING} command, so it never hands memory back while a socket is still
+ * reading into it or writing from it.
+ *
+ * <p>No thread ever waits for another here: a reader that finds a write still being sent hands
+ * its answer over instead of waiting for the sender (which, preempted between its last
+ * {@code write} and letting go, could keep a spinning reader from the CPU for a whole time
+ * slice; under emulation, where one host thread runs every virtual CPU, for 100 ms).
  */
 public final class NbdCommand {
 
@@ -29,7 +36,8 @@ public final class NbdCommand {
 
     static final int WAITING = 0;
     static final int BUSY = 1;
-    static final int DONE = 2;
+    static final int ANSWERED = 2;
+    static final int DONE = 3;
 
     private static final VarHandle STATE;
 
@@ -57,6 +65,8 @@ public final class NbdCommand {
     /** Of a structured read: bytes the chunks covered, and the first error a chunk gave; reader thread only. */
     long covered;
     int chunkError;
+    /** The error of a reply that came while the sender held the command; published by the CAS to ANSWERED. */
+    private int answeredError;
     @SuppressWarnings("unused") // through STATE
     private volatile int state;
 
@@ -71,14 +81,29 @@ public final class NbdCommand {
         this.startNanos = System.nanoTime();
     }
 
-    /** Takes the command for sending or receiving; false when it is answered already (or busy). */
+    /**
+     * Takes the command for moving its data (the sender, a write's; the reader, a read's); false
+     * when it is answered already.
+     */
     boolean claim() {
         return STATE.compareAndSet(this, WAITING, BUSY);
     }
 
-    /** Gives the command back after {@link #claim}. */
+    /** Gives the command back after the reader's {@link #claim}. */
     void release() {
         STATE.setRelease(this, WAITING);
+    }
+
+    /**
+     * Gives the command back after the sender's {@link #claim}, and answers it if its reply came
+     * meanwhile ({@link #answer} found it busy): then on the sender's thread.
+     */
+    void releaseSent() {
+        if (!STATE.compareAndSet(this, BUSY, WAITING)) {
+            // ANSWERED: only the reader moves a busy command there, and only the sender moves it on.
+            STATE.setRelease(this, DONE);
+            callback.done(this, answeredError);
+        }
     }
 
     /** Whether the command was answered. */
@@ -88,13 +113,37 @@ public final class NbdCommand {
 
     /** Whether a thread is touching its data. */
     boolean busy() {
-        return (int) STATE.getAcquire(this) == BUSY;
+        int state = (int) STATE.getAcquire(this);
+        return state == BUSY || state == ANSWERED;
     }
 
-    /** Answers a claimed command: its memory is the driver's again. */
+    /** Answers a command the reader claimed: its memory is the driver's again. */
     void finishClaimed(int error) {
         STATE.setRelease(this, DONE);
         callback.done(this, error);
+    }
+
+    /**
+     * Answers the command for its reply (the reader, for a reply that brings no data): now, or,
+     * when its sender still holds it, by the sender as it lets go. Nothing if it was answered
+     * already (timed out).
+     */
+    void answer(int error) {
+        answeredError = error; // before the CAS that publishes it to the sender
+        while (true) {
+            int state = (int) STATE.getAcquire(this);
+            if (state == WAITING && STATE.compareAndSet(this, WAITING, DONE)) {
+                callback.done(this, error);
+                return;
+            }
+            if (state == BUSY && STATE.compareAndSet(this, BUSY, ANSWERED)) {
+                return; // the sender answers it in releaseSent
+            }
+            if (state == DONE || state == ANSWERED) {
+                return;
+            }
+            // The state moved between the read and the CAS (the sender let go, or took it): look again.
+        }
     }
 
     /** Answers a waiting command (a timeout, a close); false when someone else has it. */

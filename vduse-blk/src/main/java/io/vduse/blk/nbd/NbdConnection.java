@@ -131,21 +131,28 @@ public final class NbdConnection implements AutoCloseable {
         }
     }
 
-    /** Sends one command on the current socket; under {@link #sendLock}. */
+    /**
+     * Sends one command on the current socket; under {@link #sendLock}. Only a write is claimed
+     * while it goes out, for its data is read from the driver's memory; a read's header touches
+     * none, so its reply, which may come before this returns, finds it free for the reader.
+     */
     private void send(NbdCommand command) {
-        if (channel == null || command.sentOn == generation || !command.claim()) {
+        if (channel == null || command.sentOn == generation || command.done()) {
             // No socket (a send before failed: the reader reconnects and sends again), sent on this
             // socket already, or answered (timed out) meanwhile.
             return;
         }
+        boolean write = command.type == Nbd.CMD_WRITE;
+        if (write && !command.claim()) {
+            return; // timed out since the look above
+        }
         command.sentOn = generation;
-        command.resetReply();
         try {
             requestHeader.clear();
             requestHeader.putInt(Nbd.REQUEST_MAGIC).putShort((short) command.flags).putShort((short) command.type)
                     .putLong(command.cookie).putLong(command.offset).putInt(command.length).flip();
             writeFully(requestHeader);
-            if (command.type == Nbd.CMD_WRITE) {
+            if (write) {
                 // Straight from the driver's buffers; positions are put back for a send again.
                 try {
                     for (ByteBuffer piece : command.data) {
@@ -164,7 +171,9 @@ public final class NbdConnection implements AutoCloseable {
             abort(channel);
             channel = null;
         } finally {
-            command.release();
+            if (write) {
+                command.releaseSent(); // answers it, if the server's reply was quicker than this
+            }
         }
     }
 
@@ -216,6 +225,8 @@ public final class NbdConnection implements AutoCloseable {
                     generation++;
                     for (NbdCommand command : inFlight.values()) {
                         if (!command.done()) {
+                            // Here, on the reader's thread, which alone reads what the reset clears.
+                            command.resetReply();
                             send(command);
                             resent++;
                         }

@@ -65,22 +65,23 @@ final class NbdReplyReader {
 
     private void simple(int error, long cookie) throws IOException {
         NbdCommand command = lookUp(cookie);
-        boolean carriesData = command.isRead() && error == 0;
-        claim(command);
-        try {
-            if (carriesData) {
-                if (command.done()) {
-                    Pieces.discard(channel, scratch, command.length);
-                } else {
+        if (command.isRead() && error == 0) {
+            if (command.claim()) {
+                try {
                     Pieces.receive(channel, command.data, 0, command.length);
+                } catch (IOException | RuntimeException e) {
+                    command.release();
+                    throw e;
                 }
+                inFlight.remove(cookie);
+                command.finishClaimed(0);
+                return;
             }
-        } catch (IOException | RuntimeException e) {
-            unclaim(command);
-            throw e;
+            // Answered already (timed out): its memory is the driver's again, the data goes nowhere.
+            Pieces.discard(channel, scratch, command.length);
         }
         inFlight.remove(cookie);
-        finish(command, error);
+        command.answer(error);
     }
 
     private void chunk(int flags, int type, long cookie, long length) throws IOException {
@@ -98,15 +99,14 @@ final class NbdReplyReader {
             long offset = header.getLong(0);
             long dataLength = length - 8;
             checkRange(command, offset, dataLength, "OFFSET_DATA");
-            claim(command);
-            try {
-                if (command.done()) {
-                    Pieces.discard(channel, scratch, dataLength);
-                } else {
+            if (command.claim()) {
+                try {
                     Pieces.receive(channel, command.data, offset - command.offset, dataLength);
+                } finally {
+                    command.release();
                 }
-            } finally {
-                unclaim(command);
+            } else {
+                Pieces.discard(channel, scratch, dataLength); // answered already (timed out)
             }
             command.covered += dataLength;
         } else if (type == Nbd.CHUNK_OFFSET_HOLE) {
@@ -120,13 +120,12 @@ final class NbdReplyReader {
             if (holeLength == 0) {
                 throw garbage("an empty OFFSET_HOLE chunk for " + command);
             }
-            claim(command);
-            try {
-                if (!command.done()) {
+            if (command.claim()) {
+                try {
                     Pieces.zero(command.data, offset - command.offset, holeLength);
+                } finally {
+                    command.release();
                 }
-            } finally {
-                unclaim(command);
             }
             command.covered += holeLength;
         } else if (type == Nbd.CHUNK_NONE) {
@@ -158,9 +157,8 @@ final class NbdReplyReader {
             if (command.chunkError == 0 && command.isRead() && command.covered != command.length) {
                 throw garbage("a read reply that covered " + command.covered + " bytes of " + command);
             }
-            claim(command);
             inFlight.remove(cookie);
-            finish(command, command.chunkError);
+            command.answer(command.chunkError);
         }
     }
 
@@ -175,29 +173,6 @@ final class NbdReplyReader {
         control.clear().limit((int) length);
         Pieces.readFully(channel, control);
         return control.flip();
-    }
-
-    /**
-     * Takes {@code command} for the reader, waiting out a sender still writing it (a server may
-     * answer before the last bytes of a write reached it); a command answered already (a
-     * timeout) stays {@code DONE}, and its data is read into scratch instead.
-     */
-    private static void claim(NbdCommand command) {
-        while (!command.done() && !command.claim()) {
-            Thread.onSpinWait();
-        }
-    }
-
-    private static void unclaim(NbdCommand command) {
-        if (!command.done()) {
-            command.release();
-        }
-    }
-
-    private static void finish(NbdCommand command, int error) {
-        if (!command.done()) {
-            command.finishClaimed(error);
-        }
     }
 
     private static NbdException garbage(String what) {

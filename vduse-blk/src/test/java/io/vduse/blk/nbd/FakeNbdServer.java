@@ -83,6 +83,12 @@ public final class FakeNbdServer implements AutoCloseable {
     public volatile long errorFrom = -1;
     public volatile long errorTo = -1;
     public volatile int error = Nbd.EIO;
+    /**
+     * The next write is answered as soon as its header is in, before the replies to the requests
+     * received before it (held until then) and before its data is read: a reply that comes while
+     * the client is still sending what it answers. Cleared by that write.
+     */
+    public volatile boolean answerNextWriteEarly;
     /** Commands answered ENOTSUP. */
     public volatile Set<Integer> unsupported = Set.of();
     /** Commands received, by type. */
@@ -303,6 +309,7 @@ public final class FakeNbdServer implements AutoCloseable {
     // ---- transmission ----
 
     private void serveRequests(SocketChannel c, Replies replies, boolean structuredOn) throws IOException {
+        List<List<byte[]>> held = new ArrayList<>(); // while answerNextWriteEarly
         while (true) {
             ByteBuffer request = read(c, Nbd.REQUEST_SIZE);
             if (request.getInt() != Nbd.REQUEST_MAGIC) {
@@ -319,6 +326,15 @@ public final class FakeNbdServer implements AutoCloseable {
             }
             if (type == Nbd.CMD_DISC) {
                 return;
+            }
+            boolean earlyAnswered = answerNextWriteEarly && type == Nbd.CMD_WRITE;
+            if (earlyAnswered) {
+                answerNextWriteEarly = false;
+                replies.add(reply(structuredOn, type, cookie, offset, length, 0, null));
+                for (List<byte[]> units : held) {
+                    replies.add(units);
+                }
+                held.clear();
             }
             byte[] payload = type == Nbd.CMD_WRITE ? read(c, length).array() : null;
             boolean drop = chance() < dropChance;
@@ -339,7 +355,11 @@ public final class FakeNbdServer implements AutoCloseable {
                 replies.sendNowThenDrop(units);
                 throw new IOException("dropped mid-reply");
             }
-            replies.add(units);
+            if (answerNextWriteEarly) {
+                held.add(units);
+            } else if (!earlyAnswered) {
+                replies.add(units);
+            }
         }
     }
 

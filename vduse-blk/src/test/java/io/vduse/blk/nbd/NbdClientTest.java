@@ -131,6 +131,39 @@ class NbdClientTest {
         }
     }
 
+    /**
+     * The reader never waits for a sender. Here the server answers an 8 MiB write as soon as its
+     * header is in, then sends the 8 MiB of an earlier read, and reads the write's data only after
+     * that: the write's sender is still in {@code write()} (a Unix socket holds a few hundred KiB)
+     * when its reply comes. A reader that waited for the sender to let go of the write would never
+     * take the read's data, and the server, the sender and the reader would all wait for ever (as
+     * the reader did, spinning, before; on a busy CPU the same wait, for a sender preempted just
+     * after its last write, cost a time slice per request).
+     */
+    @Test
+    void aReplyThatOvertakesItsWriteLeavesTheReaderFree(@TempDir Path dir) throws Exception {
+        int size = 8 << 20;
+        server = FakeNbdServer.unix(2 * size, 5, dir.resolve("nbd.sock"));
+        server.structured = false; // the read's reply is 8 MiB of data, not a hole
+        server.answerNextWriteEarly = true;
+        connect(Duration.ofSeconds(60), 1);
+        NbdConnection connection = nbd.connection(0);
+        MemorySegment into = arena.allocate(size);
+        CompletableFuture<Integer> read = new CompletableFuture<>();
+        NbdTransfer.start(connection, Nbd.CMD_READ, 0, size, size, new ByteBuffer[] {into.asByteBuffer()},
+                read::complete);
+        MemorySegment data = random(size, 9);
+        CompletableFuture<Integer> write = new CompletableFuture<>();
+        Thread sender = Thread.ofPlatform().start(() -> NbdTransfer.start(connection, Nbd.CMD_WRITE, 0, 0, size,
+                new ByteBuffer[] {data.asByteBuffer()}, write::complete));
+        assertThat(read.get(30, TimeUnit.SECONDS)).isZero();
+        assertThat(write.get(30, TimeUnit.SECONDS)).isZero();
+        sender.join();
+        assertThat(into.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(new byte[size]);
+        assertThat(read(0, size)).isEqualTo(data.toArray(ValueLayout.JAVA_BYTE));
+        assertThat(nbd.reconnects()).isZero();
+    }
+
     @Test
     void serverErrorsFailTheRequestNamingTheError() throws Exception {
         server = FakeNbdServer.tcp(1 << 20, 3);

@@ -2,13 +2,17 @@ package io.vduse.dist;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordingFile;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -53,6 +57,46 @@ class DistributionIT {
         assertThat(process.waitFor(120, TimeUnit.SECONDS)).as("exited: %s", output).isTrue();
         assertThat(process.exitValue()).as(output).isZero();
         assertThat(output).contains("read back and verified, every byte equal");
+    }
+
+    /*
+     * SIGTERM stops the tool from its own thread: the device is destroyed before the JVM's exit,
+     * so the recording -XX:StartFlightRecording writes at exit holds it. (Left to the JVM's exit,
+     * the signal ended the process with the same status, but with the device never closed and the
+     * recording without its DeviceDestroyed.)
+     */
+    @Test
+    void sigtermStopsTheDeviceBeforeTheExitAndTheExitRecordingSeesItDestroyed() throws Exception {
+        Path recording = Path.of(System.getProperty("vduse.dist.work"), "sigterm.jfr");
+        Files.deleteIfExists(recording);
+        ProcessBuilder run = new ProcessBuilder(home.resolve("bin/vduse-blk").toString(),
+                "--simulate", "--simulate-requests", "1000000000", "--simulate-seed", "19")
+                .directory(home.toFile()).redirectErrorStream(true);
+        run.environment().put("VDUSE_BLK_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + recording);
+        Process process = run.start();
+        StringBuilder output = new StringBuilder();
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream()))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                output.append(line).append('\n');
+                if (line.startsWith("simulate: device ")) {
+                    break;
+                }
+            }
+            assertThat(output).as("the simulation started").contains("simulate: device ");
+            Thread.sleep(500); // some requests served
+            process.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of the pipe)
+            while ((line = lines.readLine()) != null) {
+                output.append(line).append('\n');
+            }
+        }
+        assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("exited: %s", output).isTrue();
+        assertThat(process.exitValue()).as(output.toString()).isEqualTo(143);
+        assertThat(output).contains("simulate: stopped after").contains("every byte equal");
+        List<String> destroyed = RecordingFile.readAllEvents(recording).stream()
+                .map(RecordedEvent::getEventType).map(t -> t.getName())
+                .filter(name -> name.equals("io.vduse.DeviceDestroyed")).toList();
+        assertThat(destroyed).as("DeviceDestroyed in the exit recording; output:%n%s", output).hasSize(1);
     }
 
     @Test

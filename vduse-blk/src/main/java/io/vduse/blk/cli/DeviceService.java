@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Serves the device on the real kernel until SIGINT or SIGTERM: once the device is ready
@@ -47,6 +48,7 @@ final class DeviceService {
     private NbdUri nbd;
     private Duration nbdTimeout;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final AtomicBoolean stopping = new AtomicBoolean();
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     /**
@@ -151,7 +153,10 @@ final class DeviceService {
         PidFile writtenPidFile = pidFile;
         Thread hook = Thread.ofPlatform().name("vduse-blk-shutdown")
                 .unstarted(() -> shutDown(device, backend, attachment, writtenPidFile, notifier));
+        // The hook is for an exit the tool does not see coming (SIGHUP, say); SIGTERM and SIGINT
+        // wake this thread instead, which stops the device before the JVM's exit begins.
         Runtime.getRuntime().addShutdownHook(hook);
+        StopSignals signals = StopSignals.install(stopRequested::countDown);
         boolean usr1 = Signals.on("USR1", () -> printStats(device));
         if (device.aioNote() != null && !(backend instanceof NbdBackend)) {
             out.println("vduse-blk: --aio " + options.aio().cliName() + ": " + device.aioNote());
@@ -182,9 +187,14 @@ final class DeviceService {
         out.flush();
         notifier.notify("READY=1", "STATUS=Serving " + status, "MAINPID=" + pid);
         serve(device);
-        // Signals end the loop through the hook; wait for it to finish destroying the device.
-        stopped.await();
-        return 0;
+        shutDown(device, backend, attachment, writtenPidFile, notifier);
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException exiting) {
+            // The stop came through the hook: the JVM is on its way out already.
+            return 0;
+        }
+        return signals.exitStatus();
     }
 
     /** Whether the vduse module is loaded; says how to load it when not. */
@@ -271,12 +281,18 @@ final class DeviceService {
     }
 
     /**
-     * The shutdown hook: tell the service manager, flush, print the counters, take the device off
-     * the vDPA bus if this process put it there, destroy it, close the backend, remove the pidfile.
+     * The stop, on the serving thread after a signal or in the shutdown hook, whichever comes
+     * first (the other waits for it): tell the service manager, flush, print the counters, take the
+     * device off the vDPA bus if this process put it there, destroy it, close the backend, remove
+     * the pidfile.
      */
     private void shutDown(VirtioBlkDevice device, BlockBackend backend, VdpaAttachment attachment, PidFile pidFile,
             SystemdNotifier notifier) {
         stopRequested.countDown();
+        if (!stopping.compareAndSet(false, true)) {
+            awaitStopped();
+            return;
+        }
         try {
             notifier.notify("STOPPING=1", "STATUS=Stopping " + options.name());
             out.println("vduse-blk: stopping " + options.name());
@@ -312,6 +328,22 @@ final class DeviceService {
             out.flush();
             err.flush();
             stopped.countDown();
+        }
+    }
+
+    /** Waits for the stop the other thread is doing (the hook must not return before it ends). */
+    private void awaitStopped() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                stopped.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -1,6 +1,7 @@
 package io.vduse.blk.cli;
 
 import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 
 /**
@@ -23,6 +24,14 @@ final class Signals {
      * @return whether the handler was installed
      */
     static boolean on(String name, Runnable action) {
+        return replace(name, action) != null;
+    }
+
+    /**
+     * As {@link #on}, and gives back what puts the signal's previous handler (the JVM's, for
+     * SIGTERM) in place again; null if the handler could not be installed.
+     */
+    static Runnable replace(String name, Runnable action) {
         try {
             Class<?> signalClass = Class.forName("sun.misc.Signal");
             Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
@@ -39,10 +48,18 @@ final class Signals {
             };
             Object handler = Proxy.newProxyInstance(handlerClass.getClassLoader(), new Class<?>[] {handlerClass},
                     invocation);
-            signalClass.getMethod("handle", signalClass, handlerClass).invoke(null, signal, handler);
-            return true;
+            Method handle = signalClass.getMethod("handle", signalClass, handlerClass);
+            Object previous = handle.invoke(null, signal, handler);
+            return () -> {
+                try {
+                    handle.invoke(null, signal, previous);
+                } catch (ReflectiveOperationException e) {
+                    // installed through the same method a moment ago: cannot happen
+                    throw new IllegalStateException(e);
+                }
+            };
         } catch (ReflectiveOperationException | IllegalArgumentException | LinkageError e) {
-            return false;
+            return null;
         }
     }
 }

@@ -17,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 
 /**
  * The built-in workload of {@code vduse-blk --simulate}: random writes of random lengths over
@@ -46,6 +47,9 @@ final class SimulatedWorkload {
     private long verifiedBytes;
     private long movedBytes;
     private String failure;
+    private BooleanSupplier stop = () -> false;
+    private int writesDone;
+    private int readsDone;
 
     /**
      * @param capacityBytes the device's capacity
@@ -66,8 +70,15 @@ final class SimulatedWorkload {
         this.out = out;
     }
 
+    /** Ends the workload early, between two batches of requests, once {@code stop} says so. */
+    SimulatedWorkload stopWhen(BooleanSupplier stop) {
+        this.stop = stop;
+        return this;
+    }
+
     /**
-     * Runs {@code requests} requests, half writes and half reads, and prints the result.
+     * Runs {@code requests} requests, half writes and half reads (fewer when stopped early), and
+     * prints the result.
      *
      * @return whether every request succeeded and every byte read back was right
      */
@@ -87,6 +98,12 @@ final class SimulatedWorkload {
             out.println("simulate: FAILED: " + failure);
             return false;
         }
+        if (stop.getAsBoolean()) {
+            out.printf(Locale.ROOT, "simulate: stopped after %d writes and %d reads in %.2f s; %s read back and "
+                    + "verified, every byte equal%n", writesDone, readsDone, seconds,
+                    StatsFormatter.bytes(verifiedBytes));
+            return true;
+        }
         out.printf(Locale.ROOT, "simulate: %d writes and %d reads over %d queue(s) in %.2f s: %.0f IOPS, %s/s; "
                         + "%s read back and verified, every byte equal%n",
                 writes, reads, queues, seconds, (writes + reads + queues) / seconds,
@@ -100,7 +117,7 @@ final class SimulatedWorkload {
         List<CompletableFuture<Completion>> inFlight = new ArrayList<>();
         List<String> what = new ArrayList<>();
         int issued = 0;
-        while (issued < writes && failure == null) {
+        while (issued < writes && failure == null && !stop.getAsBoolean()) {
             busy.clear();
             inFlight.clear();
             what.clear();
@@ -130,6 +147,7 @@ final class SimulatedWorkload {
                     failure = what.get(i) + " answered status " + status(c);
                 }
             }
+            writesDone = issued;
         }
     }
 
@@ -147,7 +165,7 @@ final class SimulatedWorkload {
         List<CompletableFuture<Completion>> inFlight = new ArrayList<>();
         int[] firsts = new int[window];
         int issued = 0;
-        while (issued < reads && failure == null) {
+        while (issued < reads && failure == null && !stop.getAsBoolean()) {
             inFlight.clear();
             while (inFlight.size() < window && issued < reads) {
                 int first = (int) random.nextLong(blocks);
@@ -163,6 +181,7 @@ final class SimulatedWorkload {
                     verify(c, firsts[i]);
                 }
             }
+            readsDone = issued;
         }
     }
 

@@ -44,7 +44,10 @@ final class SimulationService {
         this.err = err;
     }
 
-    /** Runs the workload; 0 if every request succeeded and every byte verified, else 1. */
+    /**
+     * Runs the workload; 0 if every request succeeded and every byte verified, else 1; stopped
+     * early by SIGTERM or SIGINT, the signal's status (143, 130) if all that ran verified.
+     */
     int run() throws Exception {
         boolean fresh = file == null || !Files.exists(file);
         BlockBackend backend;
@@ -72,7 +75,11 @@ final class SimulationService {
         // The newest kernel the simulation models (Linux 7.3: API v1, queue-ready messages), so
         // that every --vduse-api value runs.
         SimulatedKernel kernel = new SimulatedKernel(SimulatedKernel.Release.LINUX_7_3);
+        // Ctrl-C or SIGTERM ends the workload early; the device is then closed here, before the
+        // JVM's exit (a recording made with -XX:StartFlightRecording sees it destroyed), and the
+        // signals go back to the JVM only after that.
         try (backend;
+                StopSignals signals = StopSignals.install(() -> {});
                 VirtioBlkDevice device = VirtioBlkDevice.start(options, backend, kernel);
                 SimulatedDriver driver = SimulatedDriver.attach(kernel, options.name(),
                         SimulatedDriver.Options.defaults().withQueueSize(options.queueSize()))) {
@@ -85,7 +92,8 @@ final class SimulationService {
             }
             out.flush();
             SimulatedWorkload workload = new SimulatedWorkload(driver, options.numQueues(),
-                    options.logicalBlockSize(), device.capacityBytes(), fresh, seed, out);
+                    options.logicalBlockSize(), device.capacityBytes(), fresh, seed, out)
+                    .stopWhen(signals::requested);
             boolean ok = workload.run(requests);
             if (options.userBounceMemory()) {
                 out.println(device.vduseDevice().userBounceMemoryInUse()
@@ -96,7 +104,7 @@ final class SimulationService {
                 out.println(line);
             }
             out.flush();
-            return ok ? 0 : 1;
+            return !ok ? 1 : signals.requested() ? signals.exitStatus() : 0;
         }
     }
 }

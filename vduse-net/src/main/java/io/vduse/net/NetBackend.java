@@ -24,6 +24,13 @@ public interface NetBackend extends AutoCloseable {
      */
     boolean transmit(VnetHeader header, MemorySegment frame);
 
+    /**
+     * Called on the receive queue's thread when the driver starts the device, with the features
+     * it negotiated: a backend whose other side can finish offloads for us (a TAP's
+     * {@code TUNSETOFFLOAD}) asks for only those the driver accepted. The default does nothing.
+     */
+    default void driverStarted(long negotiatedFeatures) {}
+
     /** Releases what the backend holds; the default holds nothing. */
     @Override
     default void close() {}

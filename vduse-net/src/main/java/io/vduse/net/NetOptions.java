@@ -47,6 +47,11 @@ public record NetOptions(String name, MacAddress mac, int mtu, boolean packedRin
         return new NetOptions(name, MacAddress.random(), DEFAULT_MTU, false, DEFAULT_QUEUE_SIZE, true);
     }
 
+    /** These options for a device of another name. */
+    public NetOptions withName(String newName) {
+        return new NetOptions(newName, mac, mtu, packedRing, queueSize, linkUp);
+    }
+
     /** These options with another MAC address. */
     public NetOptions withMac(MacAddress newMac) {
         return new NetOptions(name, newMac, mtu, packedRing, queueSize, linkUp);

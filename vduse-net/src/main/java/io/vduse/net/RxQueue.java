@@ -27,6 +27,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class RxQueue implements AsyncQueueHandler, FrameSink {
 
     private final NetCounters counters;
+    private final NetBackend backend;
     private final LinkState link;
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Request> held = new ArrayDeque<>();
@@ -38,7 +39,8 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
     private boolean mergeable;
     private long features;
 
-    RxQueue(NetCounters counters, LinkState link, Arena arena) {
+    RxQueue(NetCounters counters, LinkState link, Arena arena, NetBackend backend) {
+        this.backend = backend;
         this.counters = counters;
         this.link = link;
         this.scratch = arena.allocate(TxQueue.MAX_FRAME);
@@ -54,6 +56,7 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
         } finally {
             lock.unlock();
         }
+        backend.driverStarted(queue.negotiatedFeatures());
     }
 
     @Override

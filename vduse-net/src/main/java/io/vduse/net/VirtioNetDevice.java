@@ -54,7 +54,7 @@ public final class VirtioNetDevice implements AutoCloseable {
         this.options = options;
         this.backend = backend;
         this.link = new LinkState(options.linkUp());
-        this.rx = new RxQueue(counters, link, arena);
+        this.rx = new RxQueue(counters, link, arena, backend);
         TxQueue tx = new TxQueue(options.name(), counters, link, backend, arena);
         long features = FEATURES | (options.packedRing() ? VirtioFeatures.bit(VirtioFeatures.RING_PACKED) : 0);
         try {

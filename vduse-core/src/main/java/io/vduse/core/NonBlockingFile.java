@@ -94,7 +94,15 @@ public final class NonBlockingFile implements AutoCloseable {
      * @return bytes written (for a TAP: the whole frame), -1 if the file cannot take them now
      */
     public long write(MemorySegment buffer, long length) throws ErrnoException {
-        return Syscalls.writeIfReady(fd, buffer, length);
+        try {
+            return Syscalls.write(fd, buffer, length);
+        } catch (ErrnoException e) {
+            // An exception per refused write: a full file is the drop path, not the hot one.
+            if (e.errno() == Errno.EAGAIN) {
+                return -1;
+            }
+            throw e;
+        }
     }
 
     /**

@@ -328,36 +328,6 @@ public final class Syscalls {
         }
     }
 
-    /**
-     * {@code write(2)} to a non-blocking descriptor that may be full: as {@link #write}, but
-     * {@code EAGAIN} is an answer, not an error (a full TAP queue on a device's transmit path).
-     *
-     * @return bytes written, -1 if the write would block
-     */
-    public static long writeIfReady(int fd, MemorySegment buffer, long length) throws ErrnoException {
-        checkLength(buffer, length);
-        try {
-            while (true) {
-                MemorySegment capture = Native.capture();
-                long n = (long) WRITE.invokeExact(capture, fd, buffer, length);
-                if (n >= 0) {
-                    return n;
-                }
-                int errno = Native.errno(capture);
-                if (errno == EAGAIN) {
-                    return -1;
-                }
-                if (errno != EINTR) {
-                    throw new ErrnoException("write fd " + fd, errno);
-                }
-            }
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw unexpected(t);
-        }
-    }
-
     // The positional I/O calls below make one bound call and, on EINTR, call themselves again
     // rather than loop: with the loop, C2 did not inline the bound call whole, and the linker's
     // errno-capture slice was allocated on every call (JFR; 40 B per request, see vduse-bench).

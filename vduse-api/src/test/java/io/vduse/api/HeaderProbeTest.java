@@ -9,6 +9,7 @@ import io.vduse.api.virtio.SplitRing;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.api.virtio.VirtioBlkConfig;
 import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.api.virtio.VirtioNet;
 import io.vduse.api.virtio.VirtioStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Checks every size, field offset, ioctl number and constant of ours against the machine's
- * {@code <linux/vduse.h>}, {@code <linux/virtio_blk.h>}, {@code <linux/virtio_ring.h>} and
- * {@code <linux/virtio_config.h>}, compiled with the machine's C compiler.
+ * {@code <linux/vduse.h>}, {@code <linux/virtio_blk.h>}, {@code <linux/virtio_net.h>},
+ * {@code <linux/virtio_ring.h>} and {@code <linux/virtio_config.h>}, compiled with the machine's C compiler.
  *
  * <p>What an older header lacks (API v1) is printed only where the header defines
  * {@code VDUSE_API_VERSION_1}; {@link ReferenceTableTest} checks those against the reference
@@ -294,6 +295,41 @@ class HeaderProbeTest {
                 VirtioBlkConfig.SECURE_ERASE_SECTOR_ALIGNMENT);
     }
 
+    private void virtioNet() {
+        expect("VIRTIO_NET_F_CSUM", VirtioNet.F_CSUM);
+        expect("VIRTIO_NET_F_GUEST_CSUM", VirtioNet.F_GUEST_CSUM);
+        expect("VIRTIO_NET_F_MTU", VirtioNet.F_MTU);
+        expect("VIRTIO_NET_F_MAC", VirtioNet.F_MAC);
+        expect("VIRTIO_NET_F_GUEST_TSO4", VirtioNet.F_GUEST_TSO4);
+        expect("VIRTIO_NET_F_GUEST_TSO6", VirtioNet.F_GUEST_TSO6);
+        expect("VIRTIO_NET_F_GUEST_ECN", VirtioNet.F_GUEST_ECN);
+        expect("VIRTIO_NET_F_GUEST_UFO", VirtioNet.F_GUEST_UFO);
+        expect("VIRTIO_NET_F_HOST_TSO4", VirtioNet.F_HOST_TSO4);
+        expect("VIRTIO_NET_F_HOST_TSO6", VirtioNet.F_HOST_TSO6);
+        expect("VIRTIO_NET_F_HOST_ECN", VirtioNet.F_HOST_ECN);
+        expect("VIRTIO_NET_F_HOST_UFO", VirtioNet.F_HOST_UFO);
+        expect("VIRTIO_NET_F_MRG_RXBUF", VirtioNet.F_MRG_RXBUF);
+        expect("VIRTIO_NET_F_STATUS", VirtioNet.F_STATUS);
+        expect("VIRTIO_NET_F_CTRL_VQ", VirtioNet.F_CTRL_VQ);
+        expect("VIRTIO_NET_F_MQ", VirtioNet.F_MQ);
+        expect("VIRTIO_NET_HDR_F_NEEDS_CSUM", VirtioNet.HDR_F_NEEDS_CSUM);
+        expect("VIRTIO_NET_HDR_F_DATA_VALID", VirtioNet.HDR_F_DATA_VALID);
+        expect("VIRTIO_NET_HDR_GSO_NONE", VirtioNet.GSO_NONE);
+        expect("VIRTIO_NET_HDR_GSO_TCPV4", VirtioNet.GSO_TCPV4);
+        expect("VIRTIO_NET_HDR_GSO_UDP", VirtioNet.GSO_UDP);
+        expect("VIRTIO_NET_HDR_GSO_TCPV6", VirtioNet.GSO_TCPV6);
+        expect("VIRTIO_NET_HDR_GSO_ECN", VirtioNet.GSO_ECN);
+        expect("VIRTIO_NET_S_LINK_UP", VirtioNet.S_LINK_UP);
+        expect("VIRTIO_NET_S_ANNOUNCE", VirtioNet.S_ANNOUNCE);
+        expect("sizeof(struct virtio_net_hdr_mrg_rxbuf)", VirtioNet.HDR_SIZE);
+        expect("offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers)", 10);
+        String nc = "struct virtio_net_config";
+        expect("offsetof(" + nc + ", mac)", VirtioNet.CONFIG_MAC);
+        expect("offsetof(" + nc + ", status)", VirtioNet.CONFIG_STATUS);
+        expect("offsetof(" + nc + ", max_virtqueue_pairs)", VirtioNet.CONFIG_MAX_VIRTQUEUE_PAIRS);
+        expect("offsetof(" + nc + ", mtu)", VirtioNet.CONFIG_MTU);
+    }
+
     @Test
     void everySizeOffsetNumberAndConstantMatchesTheMachineHeaders(@TempDir Path work) throws Exception {
         Map<String, Long> header = probe(null, work);
@@ -337,9 +373,10 @@ class HeaderProbeTest {
         vduse();
         virtio();
         virtioBlk();
+        virtioNet();
         return HeaderProbe.run(compiler, headerRoot,
                 List.of("linux/vduse.h", "linux/virtio_blk.h", "linux/virtio_ring.h", "linux/virtio_config.h",
-                        "linux/virtio_ids.h"),
+                        "linux/virtio_ids.h", "linux/virtio_net.h"),
                 new ArrayList<>(probes.values()), work);
     }
 

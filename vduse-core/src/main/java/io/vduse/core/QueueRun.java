@@ -104,6 +104,8 @@ final class QueueRun implements QueueContext {
      */
     private volatile long safeTicket;
     private volatile QueueStop stoppedFor;
+    /** The stop request the handler was told of by {@code queueStopping}; queue thread only. */
+    private QueueStop toldStopping;
 
     QueueRun(QueueWorker worker, DeviceQueue ring, int asid, AsyncQueueHandler handler, long features,
             boolean busyPoll, boolean oweInterrupt, InflightLog log) throws ErrnoException {
@@ -311,6 +313,15 @@ final class QueueRun implements QueueContext {
             takeCompletions();
             followReclaim();
             QueueStop stop = stopRequest;
+            if (stop != toldStopping) {
+                // Once per stop request (a taken-back stop clears it, so the next one is told
+                // again): the handler gives back what waits on events that may never come.
+                toldStopping = stop;
+                if (stop != null) {
+                    tellStopping(stop);
+                    takeCompletions();
+                }
+            }
             if (stop != null && inFlight == 0) {
                 publish();
                 return stop;
@@ -340,6 +351,15 @@ final class QueueRun implements QueueContext {
             if (!busyPoll && stopRequest == null && !popPaused) {
                 ring.disableNotifications();
             }
+        }
+    }
+
+    private void tellStopping(QueueStop stop) {
+        try {
+            handler.queueStopping(this, stop);
+        } catch (RuntimeException e) {
+            // What it did not give back settles, or is cancelled, as if it had not been asked.
+            LOG.log(Level.WARNING, "%s: the handler failed when told of the stop: %s".formatted(worker.name(), e), e);
         }
     }
 

@@ -44,6 +44,11 @@ final class SyncHandlerAdapter implements AsyncQueueHandler {
     }
 
     @Override
+    public void queueStopping(QueueContext queue, QueueStop reason) {
+        handler.queueStopping(queue, reason);
+    }
+
+    @Override
     public void queueStopped(QueueContext queue, QueueStop reason) {
         handler.queueStopped(queue, reason);
     }

@@ -35,7 +35,7 @@ import org.w3c.dom.Node;
 class ArtifactsIT {
 
     /** The modules published as jars; vduse-parent and vduse-bom are published as POMs. */
-    static final List<String> PUBLISHED = List.of("vduse-api", "vduse-iova", "vduse-virtqueue", "vduse-core", "vduse-blk");
+    static final List<String> PUBLISHED = List.of("vduse-api", "vduse-iova", "vduse-virtqueue", "vduse-core", "vduse-blk", "vduse-net");
     /** Built and tested with the project, never published. */
     static final List<String> UNPUBLISHED = List.of("vduse-examples", "vduse-bench", "vduse-it", "vduse-dist");
 
@@ -59,7 +59,7 @@ class ArtifactsIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"vduse-api", "vduse-iova", "vduse-virtqueue", "vduse-core", "vduse-blk"})
+    @ValueSource(strings = {"vduse-api", "vduse-iova", "vduse-virtqueue", "vduse-core", "vduse-blk", "vduse-net"})
     void aPublishedModuleHasItsMainSourcesAndJavadocJars(String module) throws IOException {
         Path target = ROOT.resolve(module).resolve("target");
         Path main = target.resolve(module + "-" + VERSION + ".jar");
@@ -101,7 +101,7 @@ class ArtifactsIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"vduse-api", "vduse-iova", "vduse-virtqueue", "vduse-core", "vduse-blk"})
+    @ValueSource(strings = {"vduse-api", "vduse-iova", "vduse-virtqueue", "vduse-core", "vduse-blk", "vduse-net"})
     void aPublishedModulesPomInheritsTheMetadataAndNamesAndDescribesItself(String module) throws Exception {
         Element pom = pom(ROOT.resolve(module).resolve("pom.xml"));
         Element parent = child(pom, "parent");

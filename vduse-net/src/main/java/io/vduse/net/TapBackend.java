@@ -1,0 +1,218 @@
+package io.vduse.net;
+
+import io.vduse.api.virtio.VirtioFeatures;
+import io.vduse.api.virtio.VirtioNet;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.NonBlockingFile;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A TAP interface as a {@link NetBackend}: {@code /dev/net/tun} opened non-blocking with
+ * {@code IFF_TAP | IFF_NO_PI | IFF_VNET_HDR} and a 12-byte vnet header
+ * ({@code TUNSETVNETHDRSZ}), so every frame carries its offload header both ways. What the
+ * driver transmits is written to the TAP on the transmit queue's thread; a full TAP is waited
+ * for at most {@link #WRITE_WAIT_MILLIS}, then the frame is dropped and counted. A reader thread
+ * of its own takes what the host sends and hands it to the device, waiting in bounded polls so
+ * that it stops promptly. The offloads the TAP may hand us ({@code TUNSETOFFLOAD}) follow what
+ * the driver accepted, each time it starts the device.
+ */
+public final class TapBackend implements NetBackend {
+
+    private static final System.Logger LOG = System.getLogger(TapBackend.class.getName());
+
+    /** The longest the transmit queue waits for room in a full TAP before it drops the frame. */
+    public static final int WRITE_WAIT_MILLIS = 5;
+    /** How often the reader thread looks whether it should stop. */
+    private static final int READ_POLL_MILLIS = 100;
+    private static final int BUFFER = VirtioNet.HDR_SIZE + TxQueue.MAX_FRAME;
+
+    private final NonBlockingFile tap;
+    private final String interfaceName;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment txBuffer = arena.allocate(BUFFER);
+    private final MemorySegment rxBuffer = arena.allocate(BUFFER);
+    private final VnetHeader rxHeader = new VnetHeader();
+    private final AtomicLong full = new AtomicLong();
+    private final AtomicLong undelivered = new AtomicLong();
+    private final AtomicLong shortReads = new AtomicLong();
+    private final Thread reader;
+    private volatile FrameSink receiver;
+    private volatile boolean running = true;
+
+    private TapBackend(NonBlockingFile tap, String interfaceName) {
+        this.tap = tap;
+        this.interfaceName = interfaceName;
+        this.reader = Thread.ofPlatform().name("tap-" + interfaceName).daemon(true).unstarted(this::readLoop);
+    }
+
+    /**
+     * Creates (or attaches to a persistent) TAP interface {@code name}; an empty name lets the
+     * kernel choose ({@code tap%d}). A TAP this makes goes away when the backend closes.
+     *
+     * @throws ErrnoException what {@code /dev/net/tun} answered (EPERM without CAP_NET_ADMIN,
+     *     EBUSY if another process holds the interface, EINVAL for a name of 16 bytes or more)
+     */
+    public static TapBackend open(String name) throws ErrnoException {
+        byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
+        if (nameBytes.length >= Tun.IFNAMSIZ) {
+            throw new IllegalArgumentException("interface name '" + name + "' is longer than " + (Tun.IFNAMSIZ - 1)
+                    + " bytes");
+        }
+        NonBlockingFile tap = NonBlockingFile.open(Path.of("/dev/net/tun"));
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment ifreq = call.allocate(Tun.IFREQ_SIZE);
+            MemorySegment.copy(nameBytes, 0, ifreq, ValueLayout.JAVA_BYTE, 0, nameBytes.length);
+            ifreq.set(ValueLayout.JAVA_SHORT, Tun.IFREQ_FLAGS, (short) (Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR));
+            tap.ioctl(Tun.SETIFF, ifreq);
+            String chosen = ifreq.getString(0, StandardCharsets.US_ASCII);
+            MemorySegment size = call.allocateFrom(ValueLayout.JAVA_INT, VirtioNet.HDR_SIZE);
+            tap.ioctl(Tun.SETVNETHDRSZ, size);
+            // Until a driver says what it takes: nothing the device would have to finish itself.
+            tap.ioctl(Tun.SETOFFLOAD, 0);
+            TapBackend backend = new TapBackend(tap, chosen);
+            backend.reader.start();
+            return backend;
+        } catch (ErrnoException | RuntimeException e) {
+            tap.close();
+            throw e;
+        }
+    }
+
+    /** The interface's name, as the kernel gave it. */
+    public String interfaceName() {
+        return interfaceName;
+    }
+
+    /** Frames dropped because the TAP stayed full for {@link #WRITE_WAIT_MILLIS}. */
+    public long droppedFull() {
+        return full.get();
+    }
+
+    /** Frames read from the TAP while no device was attached. */
+    public long undelivered() {
+        return undelivered.get();
+    }
+
+    /** Reads shorter than a vnet header and an Ethernet header, dropped. */
+    public long shortReads() {
+        return shortReads.get();
+    }
+
+    @Override
+    public void attach(FrameSink sink) {
+        receiver = sink;
+    }
+
+    /** Lets the TAP hand us the offloads the receiving driver accepted, and no others. */
+    @Override
+    public void driverStarted(long negotiatedFeatures) {
+        int offloads = 0;
+        if (VirtioFeatures.has(negotiatedFeatures, VirtioNet.F_GUEST_CSUM)) {
+            offloads |= Tun.F_CSUM;
+            if (VirtioFeatures.has(negotiatedFeatures, VirtioNet.F_GUEST_TSO4)) {
+                offloads |= Tun.F_TSO4;
+            }
+            if (VirtioFeatures.has(negotiatedFeatures, VirtioNet.F_GUEST_TSO6)) {
+                offloads |= Tun.F_TSO6;
+            }
+            if ((offloads & (Tun.F_TSO4 | Tun.F_TSO6)) != 0 && VirtioFeatures.has(negotiatedFeatures, VirtioNet.F_GUEST_ECN)) {
+                offloads |= Tun.F_TSO_ECN;
+            }
+        }
+        try {
+            tap.ioctl(Tun.SETOFFLOAD, offloads);
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "{0}: TUNSETOFFLOAD {1} refused ({2}); frames that need an offload the driver "
+                    + "did not accept will be dropped and counted", interfaceName, offloads, e.getMessage());
+        }
+    }
+
+    /** Called on the transmit queue's thread only: {@link #txBuffer} is its own. */
+    @Override
+    public boolean transmit(VnetHeader header, MemorySegment frame) {
+        long length = VirtioNet.HDR_SIZE + frame.byteSize();
+        MemorySegment out = txBuffer;
+        out.set(ValueLayout.JAVA_BYTE, 0, (byte) header.flags());
+        out.set(ValueLayout.JAVA_BYTE, 1, (byte) header.gsoType());
+        out.set(LE16, 2, (short) header.hdrLen());
+        out.set(LE16, 4, (short) header.gsoSize());
+        out.set(LE16, 6, (short) header.csumStart());
+        out.set(LE16, 8, (short) header.csumOffset());
+        out.set(LE16, 10, (short) 0);
+        MemorySegment.copy(frame, 0, out, VirtioNet.HDR_SIZE, frame.byteSize());
+        try {
+            if (tap.write(out, length) >= 0 || tap.awaitWritable(WRITE_WAIT_MILLIS) && tap.write(out, length) >= 0) {
+                return true;
+            }
+        } catch (ErrnoException e) {
+            // EIO while the interface is down, EINVAL for a frame the TAP refuses: dropped, counted.
+            LOG.log(Level.DEBUG, "{0}: write refused: {1}", interfaceName, e.getMessage());
+        }
+        full.incrementAndGet();
+        return false;
+    }
+
+    private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private void readLoop() {
+        while (running) {
+            try {
+                if (!tap.awaitReadable(READ_POLL_MILLIS)) {
+                    continue;
+                }
+                long n = tap.read(rxBuffer, BUFFER);
+                if (n < 0) {
+                    continue;
+                }
+                if (n < VirtioNet.HDR_SIZE + TxQueue.ETH_HLEN) {
+                    shortReads.incrementAndGet();
+                    continue;
+                }
+                rxHeader.set(rxBuffer.get(ValueLayout.JAVA_BYTE, 0), rxBuffer.get(ValueLayout.JAVA_BYTE, 1),
+                        rxBuffer.get(LE16, 2), rxBuffer.get(LE16, 4), rxBuffer.get(LE16, 6), rxBuffer.get(LE16, 8));
+                FrameSink sink = receiver;
+                if (sink == null) {
+                    undelivered.incrementAndGet();
+                    continue;
+                }
+                sink.accept(rxHeader, rxBuffer.asSlice(VirtioNet.HDR_SIZE, n - VirtioNet.HDR_SIZE));
+            } catch (ErrnoException | RuntimeException e) {
+                if (running) {
+                    LOG.log(Level.ERROR, "{0}: reading the TAP failed; the reader stops: {1}", interfaceName, e.toString());
+                }
+                return;
+            }
+        }
+    }
+
+    /** Stops the reader (within its poll interval) and closes the TAP. */
+    @Override
+    public void close() {
+        running = false;
+        receiver = null;
+        try {
+            reader.join(READ_POLL_MILLIS * 20L);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            tap.close();
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "{0}: closing the TAP: {1}", interfaceName, e.getMessage());
+        }
+        if (!reader.isAlive()) {
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "TapBackend[" + interfaceName + "]";
+    }
+}

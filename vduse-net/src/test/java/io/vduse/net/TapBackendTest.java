@@ -1,0 +1,127 @@
+package io.vduse.net;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import io.vduse.api.virtio.VirtioNet;
+import io.vduse.core.ErrnoException;
+import io.vduse.core.sim.SimulatedDriver;
+import io.vduse.core.sim.SimulatedKernel;
+import io.vduse.net.GuestNic.Received;
+import io.vduse.net.NetCounters.Counter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link TapBackend} on this machine's {@code /dev/net/tun} (skipped where there is none, or
+ * without CAP_NET_ADMIN): the interface it makes, frames written into the host's stack, frames
+ * the host sends read back, and a device on the simulated kernel bridged to the TAP. Each TAP
+ * is made by the test and goes away when its backend closes.
+ */
+class TapBackendTest {
+
+    private static final Path TUN = Path.of("/dev/net/tun");
+    private static final AtomicInteger SEQUENCE = new AtomicInteger();
+
+    @BeforeAll
+    static void needsTun() {
+        assumeThat(Files.exists(TUN)).as("/dev/net/tun exists").isTrue();
+        try {
+            TapBackend.open(name()).close();
+        } catch (ErrnoException e) {
+            assumeThat(e.getMessage()).as("may create a TAP (CAP_NET_ADMIN)").isNull();
+        }
+    }
+
+    private static String name() {
+        return "vdnt" + ProcessHandle.current().pid() % 10000 + "x" + SEQUENCE.incrementAndGet();
+    }
+
+    private static Path sys(String tap, String file) {
+        return Path.of("/sys/class/net", tap, file);
+    }
+
+    private static long statistic(String tap, String counter) throws IOException {
+        return Long.parseLong(Files.readString(sys(tap, "statistics/" + counter)).strip());
+    }
+
+    private static void up(String tap) throws Exception {
+        Process ip;
+        try {
+            ip = new ProcessBuilder("ip", "link", "set", "dev", tap, "up").inheritIO().start();
+        } catch (IOException e) {
+            assumeThat(e.getMessage()).as("the ip tool (iproute2) to set the TAP up").isNull();
+            return;
+        }
+        assertThat(ip.waitFor()).as("ip link set dev %s up", tap).isZero();
+    }
+
+    @Test
+    void theInterfaceIsATapWithVnetHeadersAndGoesAwayWithTheBackend() throws Exception {
+        String name = name();
+        try (TapBackend tap = TapBackend.open(name)) {
+            assertThat(tap.interfaceName()).isEqualTo(name);
+            int flags = Integer.decode(Files.readString(sys(name, "tun_flags")).strip());
+            assertThat(flags & (Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR))
+                    .isEqualTo(Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR);
+        }
+        assertThat(sys(name, "tun_flags")).doesNotExist();
+    }
+
+    @Test
+    void theIoctlNumbersAreTheKernelsOnes() {
+        // <linux/if_tun.h>: _IOW('T', 202, int), _IOW('T', 208, unsigned int), _IOW('T', 216, int).
+        assertThat(Tun.SETIFF.request()).isEqualTo(0x400454caL);
+        assertThat(Tun.SETOFFLOAD.request()).isEqualTo(0x400454d0L);
+        assertThat(Tun.SETVNETHDRSZ.request()).isEqualTo(0x400454d8L);
+    }
+
+    @Test
+    void aNameTooLongIsRefusedBeforeTheKernelSeesIt() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TapBackend.open("a-name-of-16-bytes"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("longer than 15");
+    }
+
+    @Test
+    void aDeviceBridgedToTheTapSendsIntoTheHostAndReceivesWhatTheHostSends() throws Exception {
+        String name = name();
+        SimulatedKernel kernel = new SimulatedKernel();
+        try (TapBackend tap = TapBackend.open(name);
+                VirtioNetDevice device = VirtioNetDevice.start(NetOptions.of("nettap"), tap, kernel);
+                GuestNic nic = new GuestNic(kernel, "nettap", SimulatedDriver.Options.defaults().withQueueSize(64))) {
+            up(name);
+            nic.postReceiveBuffers(32, 2048);
+            NetRig.awaitHeld(device, 32);
+            long before = statistic(name, "rx_packets");
+            byte[] frame = Frames.frame(MacAddress.parse("02:00:00:00:00:09"), device.options().mac(), 60, 1);
+
+            nic.send(frame);
+            nic.send(GuestNic.header(VirtioNet.HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 6),
+                    Frames.partial(Frames.udpFrame(MacAddress.parse("02:00:00:00:00:09"), device.options().mac(), 64)));
+
+            assertThat(device.counters().get(Counter.TX_FRAMES)).isEqualTo(2);
+            GuestNic.await(() -> {
+                try {
+                    return statistic(name, "rx_packets") >= before + 2;
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+
+            // The host sends on a link that came up (IPv6 neighbour and multicast listener
+            // messages); those frames reach the driver's buffers from the TAP's MAC.
+            Path noIpv6 = Path.of("/proc/sys/net/ipv6/conf", name, "disable_ipv6");
+            assumeThat(Files.exists(noIpv6) && Files.readString(noIpv6).strip().equals("0"))
+                    .as("IPv6 on the TAP, so that the host sends something").isTrue();
+            List<Received> got = nic.awaitReceived(1);
+            byte[] hostMac = MacAddress.parse(Files.readString(sys(name, "address")).strip()).bytes();
+            assertThat(java.util.Arrays.copyOfRange(got.get(0).frame(), 6, 12)).isEqualTo(hostMac);
+            assertThat(device.counters().get(Counter.RX_FRAMES)).isPositive();
+        }
+    }
+}

@@ -1,7 +1,5 @@
 package io.vduse.blk.cli;
 
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -25,10 +23,10 @@ final class StopSignals implements AutoCloseable {
     /** SIGINT's status, 128 + 2. */
     static final int INT_STATUS = 130;
 
-    private final CountDownLatch requested = new CountDownLatch(1);
     private final Runnable onStop;
     // The JVM runs each signal's action on a thread of its own: two signals close together race
-    // here, and the compare-and-set lets exactly one of them be the first.
+    // here, and the compare-and-set lets exactly one of them be the first. Non-zero: a stop was
+    // asked for.
     private final AtomicInteger status = new AtomicInteger();
     private final Runnable restoreTerm;
     private final Runnable restoreInt;
@@ -56,7 +54,6 @@ final class StopSignals implements AutoCloseable {
         if (!status.compareAndSet(0, signalStatus)) {
             Runtime.getRuntime().halt(status.get());
         }
-        requested.countDown();
         onStop.run();
     }
 
@@ -68,14 +65,9 @@ final class StopSignals implements AutoCloseable {
         return restoreTerm != null && restoreInt != null;
     }
 
-    /** Whether a stop was asked for, waiting up to {@code timeout}. */
-    boolean await(long timeout, TimeUnit unit) throws InterruptedException {
-        return requested.await(timeout, unit);
-    }
-
     /** Whether a stop was asked for. */
     boolean requested() {
-        return requested.getCount() == 0;
+        return status.get() != 0;
     }
 
     /** The exit status of the signal that asked for the stop; 0 before one did. */

@@ -222,7 +222,7 @@ final class NbdQueueHandler implements AsyncQueueHandler {
             ChainWriter out = request.chain().writer();
             int status;
             if (e == 0) {
-                count();
+                counters.served(type, length);
                 status = VirtioBlk.S_OK;
             } else {
                 // ENOTSUP: the server cannot do this kind of request at all; anything else is an I/O error.
@@ -232,22 +232,6 @@ final class NbdQueueHandler implements AsyncQueueHandler {
             }
             answers.answer(out, status);
             request.complete();
-        }
-
-        private void count() {
-            switch (type) {
-                case VirtioBlk.T_IN -> {
-                    counters.increment(Counter.READS);
-                    counters.add(Counter.BYTES_READ, length);
-                }
-                case VirtioBlk.T_OUT -> {
-                    counters.increment(Counter.WRITES);
-                    counters.add(Counter.BYTES_WRITTEN, length);
-                }
-                case VirtioBlk.T_FLUSH -> counters.increment(Counter.FLUSHES);
-                case VirtioBlk.T_DISCARD -> counters.increment(Counter.DISCARDS);
-                default -> counters.increment(Counter.WRITE_ZEROES);
-            }
         }
     }
 }

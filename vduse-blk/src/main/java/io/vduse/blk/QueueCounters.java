@@ -1,5 +1,6 @@
 package io.vduse.blk;
 
+import io.vduse.api.virtio.VirtioBlk;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -50,6 +51,28 @@ public final class QueueCounters {
     /** Adds one to {@code counter}; from any thread serving the queue. */
     void increment(Counter counter) {
         add(counter, 1);
+    }
+
+    /**
+     * Counts a request of {@code type} ({@code VirtioBlk.T_IN}, {@code T_OUT}, {@code T_FLUSH},
+     * {@code T_DISCARD}, {@code T_WRITE_ZEROES}) answered OK, with the {@code bytes} a read or
+     * write moved; for the handlers that answer a request after its I/O, on whichever thread.
+     */
+    void served(int type, long bytes) {
+        switch (type) {
+            case VirtioBlk.T_IN -> {
+                increment(Counter.READS);
+                add(Counter.BYTES_READ, bytes);
+            }
+            case VirtioBlk.T_OUT -> {
+                increment(Counter.WRITES);
+                add(Counter.BYTES_WRITTEN, bytes);
+            }
+            case VirtioBlk.T_FLUSH -> increment(Counter.FLUSHES);
+            case VirtioBlk.T_DISCARD -> increment(Counter.DISCARDS);
+            case VirtioBlk.T_WRITE_ZEROES -> increment(Counter.WRITE_ZEROES);
+            default -> throw new IllegalArgumentException("request type " + type + " is not one a handler serves later");
+        }
     }
 
     /** The current value of {@code counter}. */

@@ -1,7 +1,6 @@
 package io.vduse.blk;
 
 import io.vduse.api.virtio.VirtioBlk;
-import io.vduse.blk.QueueCounters.Counter;
 import io.vduse.core.AsyncQueueHandler;
 import io.vduse.core.Errno;
 import io.vduse.core.ErrnoException;
@@ -499,19 +498,7 @@ final class UringQueueHandler implements AsyncQueueHandler {
     private void finish(Slot slot, int status) {
         Request request = slot.request;
         if (status == VirtioBlk.S_OK) {
-            switch (slot.type) {
-                case VirtioBlk.T_IN -> {
-                    counters.increment(Counter.READS);
-                    counters.add(Counter.BYTES_READ, slot.length);
-                }
-                case VirtioBlk.T_OUT -> {
-                    counters.increment(Counter.WRITES);
-                    counters.add(Counter.BYTES_WRITTEN, slot.length);
-                }
-                case VirtioBlk.T_DISCARD -> counters.increment(Counter.DISCARDS);
-                case VirtioBlk.T_WRITE_ZEROES -> counters.increment(Counter.WRITE_ZEROES);
-                default -> counters.increment(Counter.FLUSHES);
-            }
+            counters.served(slot.type, slot.length);
         }
         release(slot);
         inline.answer(request.chain().writer(), status);

@@ -251,7 +251,7 @@ public final class GuestVm {
             throw new UncheckedIOException("cannot start " + command.getFirst(), e);
         }
         StringBuilder harness = new StringBuilder();
-        Thread errReader = Thread.ofVirtual().start(() -> copy(process.getErrorStream(), harness, System.err));
+        Thread errReader = Thread.ofVirtual().start(() -> copy(process.getErrorStream(), harness, System.err, start));
         StringBuilder output = new StringBuilder();
         Thread watchdog = Thread.ofVirtual().start(() -> {
             try {
@@ -266,7 +266,7 @@ public final class GuestVm {
                 Thread.currentThread().interrupt();
             }
         });
-        copy(process.getInputStream(), output, System.out);
+        copy(process.getInputStream(), output, System.out, start);
         try {
             int status = process.waitFor();
             errReader.join();
@@ -283,15 +283,19 @@ public final class GuestVm {
         }
     }
 
-    /** Copies lines to {@code sink} and echoes them (Surefire keeps them in the test's report). */
-    private static void copy(InputStream in, StringBuilder sink, PrintStream echo) {
+    /**
+     * Copies lines to {@code sink} and echoes them (Surefire keeps them in the test's report), each
+     * echoed line led by the seconds since the run started, so that a report shows where a guest
+     * run spends its time (a JVM start, a fio job) without timing code in the scripts.
+     */
+    private static void copy(InputStream in, StringBuilder sink, PrintStream echo, long start) {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
                 synchronized (sink) {
                     sink.append(line).append('\n');
                 }
-                echo.println(line);
+                echo.printf("[%4d s] %s%n", TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start), line);
             }
         } catch (IOException e) {
             synchronized (sink) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.abort;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,13 +20,15 @@ import org.junit.jupiter.api.Test;
  * backing file holds what was written to it. The devices' message counts come from vduse-blk's
  * {@code control messages:} line (SIGUSR1, and at exit).
  *
- * <p>TCG inside TCG makes this the longest class (897 s alone on a 2-core machine, the VM 782 s of
- * it), so it runs on one kernel series only, alone, in Surefire's execution {@code vdpa-vm} after
- * both series' suites: {@code -D}{@value #VM} names the series ({@code 7.3} by default, where
- * {@code VDUSE_F_SUSPEND} exists; {@code 6.12} or {@code none}), and its guest run is bounded by
- * {@code -D}{@value #VM_TIMEOUT} (2100 s by default) instead of {@value GuestVm#TIMEOUT}. Also
- * needs the trixie root, like {@link VdpaBlkTest}.
+ * <p>TCG inside TCG makes this the longest class (855 s on a 2-core machine, the VM 730 s of it),
+ * so it runs on one kernel series only: {@code -D}{@value #VM} names the series ({@code 7.3} by
+ * default, where {@code VDUSE_F_SUSPEND} exists; {@code 6.12} or {@code none}), and on the other
+ * it skips itself. It starts first, on one of the series' two lanes, while the other lane runs the
+ * remaining classes (a guest is one host thread of TCG, so the two do not compete for a core).
+ * Its guest run is bounded by {@code -D}{@value #VM_TIMEOUT} (2100 s by default) instead of
+ * {@value GuestVm#TIMEOUT}. Also needs the trixie root, like {@link VdpaBlkTest}.
  */
+@Order(-1) // first, on a lane of its own for most of the series: see vduse.it.parallel in the pom
 class VdpaVmTest {
 
     /** System property: the kernel series to run this class on, or {@code none}. */
@@ -43,8 +46,8 @@ class VdpaVmTest {
         String series = System.getProperty(VM, "none");
         String kernel = GuestVm.requestedKernel();
         if (series.equals("none") || !series.equals(kernel)) {
-            abort("a VM inside the guest takes 10 to 15 minutes under TCG; it runs alone in Surefire's execution "
-                    + "vdpa-vm, on Linux " + series + " (-D" + VM + "=6.12, 7.3 or none), not here on " + kernel);
+            abort("a VM inside the guest takes 10 to 15 minutes under TCG; it runs on one series only, Linux "
+                    + series + " (-D" + VM + "=6.12, 7.3 or none), not here on " + kernel);
         }
         long timeout = Long.getLong(VM_TIMEOUT, 2100);
         GuestVm vm = GuestVm.acquire().withTimeout(timeout);

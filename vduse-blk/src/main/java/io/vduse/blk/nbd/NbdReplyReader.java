@@ -15,7 +15,8 @@ import java.util.Map;
  * request's range, a read whose chunks do not cover it exactly: each throws
  * {@link NbdException} before a byte of it reaches the driver's memory, and the connection is
  * dropped by its owner. Commands the reply belonged to stay in the table, to be sent again.
- * Used by the connection's reader thread alone.
+ * Replies are read through a {@link ReadAhead}, so that a burst of them costs a system call, not
+ * several per reply. Used by the connection's reader thread alone.
  */
 final class NbdReplyReader {
 
@@ -29,8 +30,9 @@ final class NbdReplyReader {
     private final ByteBuffer control = ByteBuffer.allocate(MAX_CONTROL_CHUNK);
     private final ByteBuffer scratch = ByteBuffer.allocateDirect(64 << 10);
 
+    /** Reads from {@code channel} through a {@link ReadAhead} of its own. */
     NbdReplyReader(ReadableByteChannel channel, Map<Long, NbdCommand> inFlight, boolean structured) {
-        this.channel = channel;
+        this.channel = new ReadAhead(channel, ReadAhead.SIZE);
         this.inFlight = inFlight;
         this.structured = structured;
     }

@@ -9,6 +9,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -36,6 +37,8 @@ public final class NbdConnection implements AutoCloseable {
     private final Map<Long, NbdCommand> inFlight = new ConcurrentHashMap<>();
     private final Object sendLock = new Object();
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(Nbd.REQUEST_SIZE);
+    /** A write's header and data pieces, for one gathering write; under {@link #sendLock}. */
+    private ByteBuffer[] gather = new ByteBuffer[1 + 16];
     private final Thread reader;
     private long nextCookie = 1;
     /** The socket in use; null while reconnecting. Under {@link #sendLock}. */
@@ -151,18 +154,20 @@ public final class NbdConnection implements AutoCloseable {
             requestHeader.clear();
             requestHeader.putInt(Nbd.REQUEST_MAGIC).putShort((short) command.flags).putShort((short) command.type)
                     .putLong(command.cookie).putLong(command.offset).putInt(command.length).flip();
-            writeFully(requestHeader);
             if (write) {
-                // Straight from the driver's buffers; positions are put back for a send again.
+                // The header and the data straight from the driver's buffers in one gathering
+                // write: a system call less per write, and one segment on the wire where it fits.
+                // Positions are put back for a send again.
                 try {
-                    for (ByteBuffer piece : command.data) {
-                        writeFully(piece);
-                    }
+                    writeFully(gather(command.data));
                 } finally {
                     for (ByteBuffer piece : command.data) {
                         piece.clear();
                     }
+                    Arrays.fill(gather, null); // the driver's buffers are not kept past the send
                 }
+            } else {
+                writeFully(requestHeader);
             }
         } catch (IOException | RuntimeException e) {
             // The reader sees the socket closed, logs why and reconnects; this command stays in flight.
@@ -180,6 +185,33 @@ public final class NbdConnection implements AutoCloseable {
     private void writeFully(ByteBuffer buffer) throws IOException {
         while (buffer.hasRemaining()) {
             channel.write(buffer);
+        }
+    }
+
+    /**
+     * The request header followed by {@code data} in {@link #gather}, grown when a request has
+     * more pieces than any before it; the count of buffers. Under {@link #sendLock}.
+     */
+    private int gather(ByteBuffer[] data) {
+        if (gather.length < data.length + 1) {
+            gather = new ByteBuffer[data.length + 1];
+        }
+        gather[0] = requestHeader;
+        System.arraycopy(data, 0, gather, 1, data.length);
+        return data.length + 1;
+    }
+
+    private void writeFully(int count) throws IOException {
+        long left = 0;
+        for (int i = 0; i < count; i++) {
+            left += gather[i].remaining();
+        }
+        int first = 0;
+        while (left > 0) {
+            left -= channel.write(gather, first, count - first);
+            while (first < count && !gather[first].hasRemaining()) {
+                first++;
+            }
         }
     }
 

@@ -23,9 +23,10 @@ import java.util.function.LongFunction;
 
 /**
  * Serves one queue from an NBD server, every request on the wire at once: the queue's thread
- * checks each request as {@link BlkQueueHandler} does and sends it as NBD commands on the queue's
- * connection; the connection's reader thread (or its timer, after the timeout) answers it when
- * the replies come, in whatever order the server sends them.
+ * checks each request as {@link BlkQueueHandler} does and holds it as NBD commands on the queue's
+ * connection, which sends what one pass over the ring started in one gathering write at the end
+ * of the pass ({@link #endOfPass}); the connection's reader thread (or its timer, after the
+ * timeout) answers it when the replies come, in whatever order the server sends them.
  *
  * <p>Data moves straight between the socket and the driver's buffers, as {@link ByteBuffer}
  * views over the segments they are mapped in ({@link ChainWriter#nextSlice}): no copy. Per
@@ -92,6 +93,13 @@ final class NbdQueueHandler implements AsyncQueueHandler {
         }
     }
 
+    /** Sends what this pass started in one go: a system call per pass, not per request. */
+    @Override
+    public boolean endOfPass() {
+        connection.sendHeld();
+        return false;
+    }
+
     @Override
     public void failed(Request request, Exception cause) {
         answers.failed(request.chain(), cause);
@@ -113,7 +121,7 @@ final class NbdQueueHandler implements AsyncQueueHandler {
             return;
         }
         ByteBuffer[] data = write ? views(in::nextSlice, length) : views(out::nextSlice, length);
-        NbdTransfer.start(connection, write ? Nbd.CMD_WRITE : Nbd.CMD_READ, 0, sector * VirtioBlk.SECTOR_SIZE,
+        NbdTransfer.hold(connection, write ? Nbd.CMD_WRITE : Nbd.CMD_READ, 0, sector * VirtioBlk.SECTOR_SIZE,
                 length, data, new Answer(request, type, length, 1));
     }
 
@@ -124,7 +132,7 @@ final class NbdQueueHandler implements AsyncQueueHandler {
             answerNow(request, VirtioBlk.S_OK);
             return;
         }
-        NbdTransfer.start(connection, Nbd.CMD_FLUSH, 0, 0, 0, null,
+        NbdTransfer.hold(connection, Nbd.CMD_FLUSH, 0, 0, 0, null,
                 new Answer(request, VirtioBlk.T_FLUSH, 0, 1));
     }
 
@@ -161,12 +169,12 @@ final class NbdQueueHandler implements AsyncQueueHandler {
             if (native_) {
                 int command = writeZeroes ? Nbd.CMD_WRITE_ZEROES : Nbd.CMD_TRIM;
                 int flags = writeZeroes && !ranges.unmap(i) ? Nbd.CMD_FLAG_NO_HOLE : 0;
-                NbdTransfer.start(connection, command, flags, offset, n, null, answer);
+                NbdTransfer.hold(connection, command, flags, offset, n, null, answer);
             } else if (writeZeroes) {
                 // No NBD_CMD_WRITE_ZEROES: the zeros are written, from one buffer of them.
                 for (long done = 0; done < n; done += zeros.capacity()) {
                     int part = (int) Math.min(zeros.capacity(), n - done);
-                    NbdTransfer.start(connection, Nbd.CMD_WRITE, 0, offset + done, part,
+                    NbdTransfer.hold(connection, Nbd.CMD_WRITE, 0, offset + done, part,
                             new ByteBuffer[] {zeros.slice(0, part)}, answer);
                 }
             }

@@ -36,9 +36,19 @@ public final class NbdConnection implements AutoCloseable {
     private final long timeoutNanos;
     private final Map<Long, NbdCommand> inFlight = new ConcurrentHashMap<>();
     private final Object sendLock = new Object();
-    private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(Nbd.REQUEST_SIZE);
-    /** A write's header and data pieces, for one gathering write; under {@link #sendLock}. */
-    private ByteBuffer[] gather = new ByteBuffer[1 + 16];
+    /** Commands sent in one gathering write at most; held ones go out in batches of this many. */
+    private static final int BATCH = 64;
+    /** The headers of one batch, views of one buffer; under {@link #sendLock}. */
+    private final ByteBuffer[] headers = headerViews();
+    /** The buffers of one gathering write, headers and write data; under {@link #sendLock}. */
+    private ByteBuffer[] gather = new ByteBuffer[2 * BATCH];
+    /** The commands of the gathering write being made; under {@link #sendLock}. */
+    private final NbdCommand[] inTheWrite = new NbdCommand[BATCH];
+    private final NbdCommand[] one = new NbdCommand[1];
+    private final NbdCommand[] batch = new NbdCommand[BATCH];
+    /** What {@link #hold} took, in order; under {@link #sendLock}. */
+    private NbdCommand[] held = new NbdCommand[BATCH];
+    private int heldCount;
     private final Thread reader;
     private long nextCookie = 1;
     /** The socket in use; null while reconnecting. Under {@link #sendLock}. */
@@ -122,85 +132,132 @@ public final class NbdConnection implements AutoCloseable {
     /** Sends {@code command} now, or when the connection is back; it is answered through its callback. */
     public void submit(NbdCommand command) {
         synchronized (sendLock) {
-            if (closed) {
-                command.finishWaiting(Nbd.ESHUTDOWN);
-                return;
-            }
-            command.cookie = nextCookie++;
-            inFlight.put(command.cookie, command);
-            if (channel != null) {
-                send(command);
+            if (take(command)) {
+                one[0] = command;
+                sendAll(one, 1);
             }
         }
     }
 
     /**
-     * Sends one command on the current socket; under {@link #sendLock}. Only a write is claimed
-     * while it goes out, for its data is read from the driver's memory; a read's header touches
-     * none, so its reply, which may come before this returns, finds it free for the reader.
+     * Takes {@code command} to be sent with the others held at the next {@link #sendHeld}: a queue's
+     * thread holds what one pass over its ring starts and sends it in one system call at the end of
+     * the pass. It is in flight from here on (a reconnect sends it, the timeout counts).
      */
-    private void send(NbdCommand command) {
-        if (channel == null || command.sentOn == generation || command.done()) {
-            // No socket (a send before failed: the reader reconnects and sends again), sent on this
-            // socket already, or answered (timed out) meanwhile.
+    public void hold(NbdCommand command) {
+        synchronized (sendLock) {
+            if (take(command)) {
+                if (held.length == heldCount) {
+                    held = Arrays.copyOf(held, heldCount * 2);
+                }
+                held[heldCount++] = command;
+            }
+        }
+    }
+
+    /** Sends every command {@link #hold} took since the last call, together. */
+    public void sendHeld() {
+        synchronized (sendLock) {
+            for (int from = 0; from < heldCount; from += BATCH) {
+                int count = Math.min(BATCH, heldCount - from);
+                System.arraycopy(held, from, batch, 0, count);
+                sendAll(batch, count);
+            }
+            Arrays.fill(held, 0, heldCount, null);
+            heldCount = 0;
+        }
+    }
+
+    /** Enters a command in the table under a new cookie; false (and answered) once closed. Under {@link #sendLock}. */
+    private boolean take(NbdCommand command) {
+        if (closed) {
+            command.finishWaiting(Nbd.ESHUTDOWN);
+            return false;
+        }
+        command.cookie = nextCookie++;
+        inFlight.put(command.cookie, command);
+        return true;
+    }
+
+    /**
+     * Sends {@code commands[0..count)} on the current socket in one gathering write: each header,
+     * and after a write's header its data straight from the driver's buffers. Under
+     * {@link #sendLock}. Only a write is claimed while it goes out, for its data is read from the
+     * driver's memory; a read's header touches none, so its reply, which may come before this
+     * returns, finds it free for the reader.
+     */
+    private void sendAll(NbdCommand[] commands, int count) {
+        if (channel == null) {
+            // A send before failed: the reader reconnects and sends the table again.
+            Arrays.fill(commands, 0, count, null);
             return;
         }
-        boolean write = command.type == Nbd.CMD_WRITE;
-        if (write && !command.claim()) {
-            return; // timed out since the look above
-        }
-        command.sentOn = generation;
-        try {
-            requestHeader.clear();
-            requestHeader.putInt(Nbd.REQUEST_MAGIC).putShort((short) command.flags).putShort((short) command.type)
-                    .putLong(command.cookie).putLong(command.offset).putInt(command.length).flip();
-            if (write) {
-                // The header and the data straight from the driver's buffers in one gathering
-                // write: a system call less per write, and one segment on the wire where it fits.
-                // Positions are put back for a send again.
-                try {
-                    writeFully(gather(command.data));
-                } finally {
-                    for (ByteBuffer piece : command.data) {
-                        piece.clear();
-                    }
-                    Arrays.fill(gather, null); // the driver's buffers are not kept past the send
-                }
-            } else {
-                writeFully(requestHeader);
+        int sending = 0;
+        int buffers = 0;
+        for (int i = 0; i < count; i++) {
+            NbdCommand command = commands[i];
+            commands[i] = null;
+            if (command.sentOn == generation || command.done()) {
+                continue; // sent on this socket already (by a reconnect), or answered (timed out)
             }
+            boolean write = command.type == Nbd.CMD_WRITE;
+            if (write && !command.claim()) {
+                continue; // timed out since the look above
+            }
+            command.sentOn = generation;
+            ByteBuffer header = headers[sending];
+            header.clear();
+            header.putInt(Nbd.REQUEST_MAGIC).putShort((short) command.flags).putShort((short) command.type)
+                    .putLong(command.cookie).putLong(command.offset).putInt(command.length).flip();
+            int needed = buffers + 1 + (write ? command.data.length : 0);
+            if (gather.length < needed) {
+                gather = Arrays.copyOf(gather, Math.max(needed, gather.length * 2));
+            }
+            gather[buffers++] = header;
+            if (write) {
+                System.arraycopy(command.data, 0, gather, buffers, command.data.length);
+                buffers += command.data.length;
+            }
+            inTheWrite[sending++] = command;
+        }
+        if (sending == 0) {
+            return;
+        }
+        try {
+            writeFully(buffers);
         } catch (IOException | RuntimeException e) {
-            // The reader sees the socket closed, logs why and reconnects; this command stays in flight.
-            // (A RuntimeException: the driver's memory went away under a timed-out request's resend.)
-            LOG.log(Level.DEBUG, "{0}: sending {1} failed: {2}", name(), command, e.toString());
+            // The reader sees the socket closed, logs why and reconnects; these commands stay in
+            // flight. (A RuntimeException: the driver's memory went away under a timed-out
+            // request's resend.)
+            LOG.log(Level.DEBUG, "{0}: sending {1} command(s) failed: {2}", name(), sending, e.toString());
             abort(channel);
             channel = null;
         } finally {
-            if (write) {
-                command.releaseSent(); // answers it, if the server's reply was quicker than this
+            Arrays.fill(gather, 0, buffers, null); // the driver's buffers are not kept past the send
+            for (int i = 0; i < sending; i++) {
+                NbdCommand command = inTheWrite[i];
+                inTheWrite[i] = null;
+                if (command.type == Nbd.CMD_WRITE) {
+                    for (ByteBuffer piece : command.data) {
+                        piece.clear(); // positions put back for a send again
+                    }
+                    command.releaseSent(); // answers it, if the server's reply was quicker than this
+                }
             }
         }
     }
 
-    private void writeFully(ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) {
-            channel.write(buffer);
+    /** {@link #BATCH} request headers, each a view of its own part of one direct buffer. */
+    private static ByteBuffer[] headerViews() {
+        ByteBuffer all = ByteBuffer.allocateDirect(BATCH * Nbd.REQUEST_SIZE);
+        ByteBuffer[] views = new ByteBuffer[BATCH];
+        for (int i = 0; i < BATCH; i++) {
+            views[i] = all.slice(i * Nbd.REQUEST_SIZE, Nbd.REQUEST_SIZE);
         }
+        return views;
     }
 
-    /**
-     * The request header followed by {@code data} in {@link #gather}, grown when a request has
-     * more pieces than any before it; the count of buffers. Under {@link #sendLock}.
-     */
-    private int gather(ByteBuffer[] data) {
-        if (gather.length < data.length + 1) {
-            gather = new ByteBuffer[data.length + 1];
-        }
-        gather[0] = requestHeader;
-        System.arraycopy(data, 0, gather, 1, data.length);
-        return data.length + 1;
-    }
-
+    /** Writes {@code gather[0..count)} whole. */
     private void writeFully(int count) throws IOException {
         long left = 0;
         for (int i = 0; i < count; i++) {
@@ -214,6 +271,7 @@ public final class NbdConnection implements AutoCloseable {
             }
         }
     }
+
 
     private void run(SocketChannel first) {
         SocketChannel socket = first;
@@ -255,14 +313,20 @@ public final class NbdConnection implements AutoCloseable {
                     }
                     channel = socket;
                     generation++;
+                    int count = 0;
                     for (NbdCommand command : inFlight.values()) {
                         if (!command.done()) {
                             // Here, on the reader's thread, which alone reads what the reset clears.
                             command.resetReply();
-                            send(command);
+                            batch[count++] = command;
                             resent++;
+                            if (count == BATCH) {
+                                sendAll(batch, count);
+                                count = 0;
+                            }
                         }
                     }
+                    sendAll(batch, count);
                 }
                 reconnects++;
                 backoff = FIRST_BACKOFF_MS;
@@ -406,11 +470,11 @@ public final class NbdConnection implements AutoCloseable {
             if (socket != null) {
                 // NBD_CMD_DISC: a polite goodbye, so the server does not log a lost client.
                 try {
-                    requestHeader.clear();
-                    requestHeader.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_DISC)
+                    ByteBuffer goodbye = headers[0].clear();
+                    goodbye.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_DISC)
                             .putLong(0).putLong(0).putInt(0).flip();
-                    while (requestHeader.hasRemaining()) {
-                        socket.write(requestHeader);
+                    while (goodbye.hasRemaining()) {
+                        socket.write(goodbye);
                     }
                 } catch (IOException ignored) {
                     // gone already

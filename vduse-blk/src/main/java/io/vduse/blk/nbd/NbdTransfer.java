@@ -34,6 +34,20 @@ public final class NbdTransfer implements NbdCommand.Callback {
      */
     public static void start(NbdConnection connection, int type, int flags, long offset, long length,
             ByteBuffer[] data, Done done) {
+        start(connection, false, type, flags, offset, length, data, done);
+    }
+
+    /**
+     * As {@link #start}, but the commands wait in the connection for its next
+     * {@link NbdConnection#sendHeld}, to go out with the others of the same pass.
+     */
+    public static void hold(NbdConnection connection, int type, int flags, long offset, long length,
+            ByteBuffer[] data, Done done) {
+        start(connection, true, type, flags, offset, length, data, done);
+    }
+
+    private static void start(NbdConnection connection, boolean hold, int type, int flags, long offset, long length,
+            ByteBuffer[] data, Done done) {
         NbdExport export = connection.export();
         long part = switch (type) {
             case Nbd.CMD_READ, Nbd.CMD_WRITE -> export.maximumPayload();
@@ -43,7 +57,7 @@ public final class NbdTransfer implements NbdCommand.Callback {
         NbdTransfer transfer = new NbdTransfer(done);
         if (length <= part) {
             transfer.remaining.set(1);
-            connection.submit(new NbdCommand(type, flags, offset, (int) length, data, transfer));
+            transfer.send(connection, hold, new NbdCommand(type, flags, offset, (int) length, data, transfer));
             return;
         }
         int parts = (int) ((length + part - 1) / part);
@@ -51,7 +65,15 @@ public final class NbdTransfer implements NbdCommand.Callback {
         for (long at = 0; at < length; at += part) {
             long n = Math.min(part, length - at);
             ByteBuffer[] pieces = data == null ? null : Pieces.slice(data, at, n);
-            connection.submit(new NbdCommand(type, flags, offset + at, (int) n, pieces, transfer));
+            transfer.send(connection, hold, new NbdCommand(type, flags, offset + at, (int) n, pieces, transfer));
+        }
+    }
+
+    private void send(NbdConnection connection, boolean hold, NbdCommand command) {
+        if (hold) {
+            connection.hold(command);
+        } else {
+            connection.submit(command);
         }
     }
 

@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -74,8 +75,8 @@ class NbdClientTest {
         nbd.writeZeroes(8192, 16384, false);
         nbd.discard(32768, 4096);
         byte[] expected = data.toArray(ValueLayout.JAVA_BYTE);
-        java.util.Arrays.fill(expected, 8192 - 4096, 8192 - 4096 + 16384, (byte) 0);
-        java.util.Arrays.fill(expected, 32768 - 4096, 32768, (byte) 0);
+        Arrays.fill(expected, 8192 - 4096, 8192 - 4096 + 16384, (byte) 0);
+        Arrays.fill(expected, 32768 - 4096, 32768, (byte) 0);
         for (int i = 0; i < 20; i++) {
             assertThat(read(4096, 65536)).isEqualTo(expected);
         }
@@ -95,6 +96,53 @@ class NbdClientTest {
         assertThat(read(0, 12288)).isEqualTo(data.toArray(ValueLayout.JAVA_BYTE));
     }
 
+    /** Starts (or holds) a 4 KiB command of {@code type} per buffer, block {@code i} at {@code i * 4096}. */
+    private static List<CompletableFuture<Integer>> transfers(NbdConnection connection, boolean hold, int type,
+            ByteBuffer[] buffers) {
+        List<CompletableFuture<Integer>> answers = new ArrayList<>();
+        for (int i = 0; i < buffers.length; i++) {
+            CompletableFuture<Integer> f = new CompletableFuture<>();
+            ByteBuffer[] data = {buffers[i]};
+            if (hold) {
+                NbdTransfer.hold(connection, type, 0, i * 4096L, 4096, data, f::complete);
+            } else {
+                NbdTransfer.start(connection, type, 0, i * 4096L, 4096, data, f::complete);
+            }
+            answers.add(f);
+        }
+        return answers;
+    }
+
+    private byte[][] blocks(int n, long seed) {
+        byte[][] blocks = new byte[n][];
+        for (int i = 0; i < n; i++) {
+            blocks[i] = random(4096, seed + i).toArray(ValueLayout.JAVA_BYTE);
+        }
+        return blocks;
+    }
+
+    private static ByteBuffer[] wrap(byte[][] blocks) {
+        return Arrays.stream(blocks).map(ByteBuffer::wrap).toArray(ByteBuffer[]::new);
+    }
+
+    private static ByteBuffer[] direct(int n) {
+        ByteBuffer[] buffers = new ByteBuffer[n];
+        Arrays.setAll(buffers, i -> ByteBuffer.allocateDirect(4096));
+        return buffers;
+    }
+
+    private static void assertAnsweredWith(List<CompletableFuture<Integer>> answers, ByteBuffer[] into, byte[][] blocks)
+            throws Exception {
+        for (int i = 0; i < answers.size(); i++) {
+            assertThat(answers.get(i).get(10, TimeUnit.SECONDS)).isZero();
+            if (into != null) {
+                byte[] got = new byte[4096];
+                into[i].get(0, got);
+                assertThat(got).as("block %d", i).isEqualTo(blocks[i]);
+            }
+        }
+    }
+
     @Test
     void manyInFlightAnsweredInAnyOrder() throws Exception {
         server = FakeNbdServer.tcp(1 << 20, 3);
@@ -102,33 +150,36 @@ class NbdClientTest {
         server.maxChunks = 4;
         connect(Duration.ofSeconds(10), 1);
         NbdConnection connection = nbd.connection(0);
-        int n = 128;
-        List<CompletableFuture<Integer>> writes = new ArrayList<>();
-        byte[][] blocks = new byte[n][];
-        for (int i = 0; i < n; i++) {
-            blocks[i] = random(4096, 100 + i).toArray(ValueLayout.JAVA_BYTE);
-            CompletableFuture<Integer> f = new CompletableFuture<>();
-            NbdTransfer.start(connection, Nbd.CMD_WRITE, 0, i * 4096L, 4096,
-                    new ByteBuffer[] {ByteBuffer.wrap(blocks[i])}, f::complete);
-            writes.add(f);
-        }
-        for (CompletableFuture<Integer> f : writes) {
-            assertThat(f.get(10, TimeUnit.SECONDS)).isZero();
-        }
-        List<CompletableFuture<Integer>> reads = new ArrayList<>();
-        ByteBuffer[] into = new ByteBuffer[n];
-        for (int i = 0; i < n; i++) {
-            into[i] = ByteBuffer.allocateDirect(4096);
-            CompletableFuture<Integer> f = new CompletableFuture<>();
-            NbdTransfer.start(connection, Nbd.CMD_READ, 0, i * 4096L, 4096, new ByteBuffer[] {into[i]}, f::complete);
-            reads.add(f);
-        }
-        for (int i = 0; i < n; i++) {
-            assertThat(reads.get(i).get(10, TimeUnit.SECONDS)).isZero();
-            byte[] got = new byte[4096];
-            into[i].get(0, got);
-            assertThat(got).as("block %d", i).isEqualTo(blocks[i]);
-        }
+        byte[][] blocks = blocks(128, 100);
+        assertAnsweredWith(transfers(connection, false, Nbd.CMD_WRITE, wrap(blocks)), null, null);
+        ByteBuffer[] into = direct(blocks.length);
+        assertAnsweredWith(transfers(connection, false, Nbd.CMD_READ, into), into, blocks);
+    }
+
+    /**
+     * Held commands wait for the pass's end: nothing reaches the server before
+     * {@link NbdConnection#sendHeld}, and then reads and writes, in batches larger than one
+     * gathering write takes, are all answered with the right data.
+     */
+    @Test
+    void heldCommandsGoOutTogetherAtSendHeld() throws Exception {
+        server = FakeNbdServer.tcp(1 << 20, 5);
+        server.reorder = true;
+        connect(Duration.ofSeconds(10), 1);
+        NbdConnection connection = nbd.connection(0);
+        byte[][] blocks = blocks(100, 300); // more than one batch of a gathering write
+        List<CompletableFuture<Integer>> writes = transfers(connection, true, Nbd.CMD_WRITE, wrap(blocks));
+        Thread.sleep(200);
+        assertThat(server.requests()).as("requests at the server before sendHeld").isZero();
+        assertThat(writes).noneMatch(CompletableFuture::isDone);
+        connection.sendHeld();
+        assertAnsweredWith(writes, null, null);
+        ByteBuffer[] into = direct(blocks.length);
+        List<CompletableFuture<Integer>> reads = transfers(connection, true, Nbd.CMD_READ, into);
+        connection.sendHeld();
+        assertAnsweredWith(reads, into, blocks);
+        assertThat(server.bytes(0, 4096)).isEqualTo(blocks[0]);
+        assertThat(server.requests()).isEqualTo(2L * blocks.length);
     }
 
     /**

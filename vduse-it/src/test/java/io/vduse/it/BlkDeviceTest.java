@@ -15,6 +15,9 @@ import org.junit.jupiter.api.Test;
 @Order(6) // where it starts: see vduse.it.parallel in the pom
 class BlkDeviceTest {
 
+    /** Extent-tree blocks a hole punch may add to the backing file's allocation: four of 4 KiB. */
+    private static final long EXT4_METADATA_SLACK = 4 * 4096;
+
     private static BlkGuestRun run;
 
     /** Boots the guest for the first test only (per test, so that a skip is reported per test). */
@@ -67,8 +70,12 @@ class BlkDeviceTest {
         expect("blkdiscard_rc", "0");
         long before = Long.parseLong(check("allocated_before"));
         long after = Long.parseLong(check("allocated_after_discard"));
+        // The backing file is on ext4, whose allocated blocks count its extent tree too: punching
+        // the hole may leave the file an extent block more than before (seen once on 7.3: 1024
+        // bytes short, ext4's block size on a 192 MiB file system). The data's zeros are checked
+        // below; here, that the hole reached the file, less a few blocks of metadata.
         assertThat(before - after).as("bytes freed in the backing file by a 16 MiB discard")
-                .isGreaterThanOrEqualTo(16L << 20);
+                .isGreaterThanOrEqualTo((16L << 20) - EXT4_METADATA_SLACK);
         expect("discard_backing_zeros", "true");
         expect("zeroout_rc", "0");
         expect("zeroout_device_zeros", "true");

@@ -6,8 +6,6 @@
 module io.vduse.blk {
     requires transitive io.vduse.core;
     requires info.picocli;
-    // sun.misc.Signal, for SIGUSR1 (reached by reflection, see cli.Signals); resolved only if required.
-    requires jdk.unsupported;
 
     exports io.vduse.blk;
 

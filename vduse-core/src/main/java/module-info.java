@@ -11,6 +11,9 @@ module io.vduse.core {
     requires transitive java.management;
     // The Flight Recorder events (io.vduse.*), in io.vduse.core.internal.events.
     requires jdk.jfr;
+    // sun.misc.Signal, for the tools' SIGUSR1 counters (reached by reflection, see Signals): the
+    // module must be resolved for Class.forName to find it.
+    requires jdk.unsupported;
 
     exports io.vduse.core;
     exports io.vduse.core.management;

@@ -4,6 +4,7 @@ import io.vduse.blk.BlkOptions;
 import io.vduse.blk.BlockBackend;
 import io.vduse.blk.VirtioBlkDevice;
 import io.vduse.core.Errno;
+import io.vduse.core.Signals;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
 import io.vduse.core.vdpa.VdpaAttachment;

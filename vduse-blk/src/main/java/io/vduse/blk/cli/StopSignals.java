@@ -1,5 +1,6 @@
 package io.vduse.blk.cli;
 
+import io.vduse.core.Signals;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**

@@ -1,11 +1,13 @@
-package io.vduse.blk.cli;
+package io.vduse.core;
 
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 
 /**
- * Runs an action on a POSIX signal, through {@code sun.misc.Signal} (module jdk.unsupported).
+ * Runs an action on a POSIX signal, through {@code sun.misc.Signal} (module jdk.unsupported): what
+ * a device's tool uses for its counters on SIGUSR1 ({@code kill -USR1 PID}) and for SIGTERM and
+ * SIGINT handled by its own thread.
  *
  * <p>Reached by reflection rather than compiled against: javac flags every use of
  * {@code sun.misc} as internal proprietary API, a warning no annotation suppresses, and the build
@@ -13,7 +15,7 @@ import java.lang.reflect.Proxy;
  * extra flag; where it is missing or the JVM keeps the signal for itself, the action is simply
  * not installed.
  */
-final class Signals {
+public final class Signals {
 
     private Signals() {}
 
@@ -23,7 +25,7 @@ final class Signals {
      *
      * @return whether the handler was installed
      */
-    static boolean on(String name, Runnable action) {
+    public static boolean on(String name, Runnable action) {
         return replace(name, action) != null;
     }
 
@@ -31,7 +33,7 @@ final class Signals {
      * As {@link #on}, and gives back what puts the signal's previous handler (the JVM's, for
      * SIGTERM) in place again; null if the handler could not be installed.
      */
-    static Runnable replace(String name, Runnable action) {
+    public static Runnable replace(String name, Runnable action) {
         try {
             Class<?> signalClass = Class.forName("sun.misc.Signal");
             Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");

@@ -31,6 +31,28 @@ public interface NetBackend extends AutoCloseable {
      */
     default void driverStarted(long negotiatedFeatures) {}
 
+    /**
+     * Whether the backend's own link is up: a TAP interface's administrative state on the host
+     * ({@code ip link set TAP up}). The device's link starts from it and follows it. The default:
+     * always up.
+     */
+    default boolean linkUp() {
+        return true;
+    }
+
+    /**
+     * From now on tells {@code listener} each time {@link #linkUp()} changes, on a thread of the
+     * backend's; {@code null} stops telling. The default never changes, so never tells.
+     */
+    default void watchLink(LinkListener listener) {}
+
+    /** Told when a backend's link goes up or down. */
+    @FunctionalInterface
+    interface LinkListener {
+        /** The backend's link is now {@code up} (or down). */
+        void linkChanged(boolean up);
+    }
+
     /** Releases what the backend holds; the default holds nothing. */
     @Override
     default void close() {}

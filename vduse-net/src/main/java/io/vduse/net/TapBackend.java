@@ -4,11 +4,13 @@ import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.api.virtio.VirtioNet;
 import io.vduse.core.ErrnoException;
 import io.vduse.core.NonBlockingFile;
+import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -19,7 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * driver transmits is written to the TAP on the transmit queue's thread; a full TAP is waited
  * for at most {@link #WRITE_WAIT_MILLIS}, then the frame is dropped and counted. A reader thread
  * of its own takes what the host sends and hands it to the device, waiting in bounded polls so
- * that it stops promptly. The offloads the TAP may hand us ({@code TUNSETOFFLOAD}) follow what
+ * that it stops promptly; it also looks at the interface's administrative state every
+ * {@link #LINK_POLL_MILLIS}, which the device's link follows ({@link #linkUp()}). The offloads the TAP may hand us ({@code TUNSETOFFLOAD}) follow what
  * the driver accepted, each time it starts the device.
  */
 public final class TapBackend implements NetBackend {
@@ -30,6 +33,14 @@ public final class TapBackend implements NetBackend {
     public static final int WRITE_WAIT_MILLIS = 5;
     /** How often the reader thread looks whether it should stop. */
     private static final int READ_POLL_MILLIS = 100;
+    /**
+     * How often the reader thread looks at the interface's administrative state: the tun driver
+     * tells its file nothing when the host sets the interface down, so it is read from sysfs.
+     */
+    public static final int LINK_POLL_MILLIS = 100;
+    private static final long LINK_POLL_NANOS = LINK_POLL_MILLIS * 1_000_000L;
+    /** {@code IFF_UP} in an interface's {@code flags} ({@code <linux/if.h>}). */
+    private static final int IFF_UP = 0x1;
     private static final int BUFFER = VirtioNet.HDR_SIZE + TxQueue.MAX_FRAME;
 
     private final NonBlockingFile tap;
@@ -42,12 +53,18 @@ public final class TapBackend implements NetBackend {
     private final AtomicLong undelivered = new AtomicLong();
     private final AtomicLong shortReads = new AtomicLong();
     private final Thread reader;
+    private final Path flagsFile;
     private volatile FrameSink receiver;
+    private volatile LinkListener linkListener;
+    /** The administrative state last seen; written by the reader thread (and before it starts). */
+    private volatile boolean lastUp;
     private volatile boolean running = true;
 
     private TapBackend(NonBlockingFile tap, String interfaceName) {
         this.tap = tap;
         this.interfaceName = interfaceName;
+        this.flagsFile = Path.of("/sys/class/net", interfaceName, "flags");
+        this.lastUp = readLinkUp(false);
         this.reader = Thread.ofPlatform().name("tap-" + interfaceName).daemon(true).unstarted(this::readLoop);
     }
 
@@ -109,6 +126,44 @@ public final class TapBackend implements NetBackend {
         receiver = sink;
     }
 
+    /**
+     * Whether the interface is administratively up on the host ({@code IFF_UP}), as the reader
+     * thread last saw it (at most {@link #LINK_POLL_MILLIS} ago).
+     */
+    @Override
+    public boolean linkUp() {
+        return lastUp;
+    }
+
+    @Override
+    public void watchLink(LinkListener listener) {
+        linkListener = listener;
+    }
+
+    /**
+     * The interface's {@code IFF_UP} from sysfs; {@code otherwise} where that cannot be read (the
+     * interface moved to another network namespace than the one sysfs shows, say).
+     */
+    private boolean readLinkUp(boolean otherwise) {
+        try {
+            return (Integer.decode(Files.readString(flagsFile).strip()) & IFF_UP) != 0;
+        } catch (IOException | NumberFormatException e) {
+            return otherwise;
+        }
+    }
+
+    /** On the reader thread: tells the listener when the administrative state changed. */
+    private void lookAtLink() {
+        boolean up = readLinkUp(lastUp);
+        if (up != lastUp) {
+            lastUp = up;
+            LinkListener listener = linkListener;
+            if (listener != null) {
+                listener.linkChanged(up);
+            }
+        }
+    }
+
     /** Lets the TAP hand us the offloads the receiving driver accepted, and no others. */
     @Override
     public void driverStarted(long negotiatedFeatures) {
@@ -161,8 +216,14 @@ public final class TapBackend implements NetBackend {
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private void readLoop() {
+        long linkLooked = System.nanoTime();
         while (running) {
             try {
+                long now = System.nanoTime();
+                if (now - linkLooked >= LINK_POLL_NANOS) {
+                    linkLooked = now;
+                    lookAtLink();
+                }
                 if (!tap.awaitReadable(READ_POLL_MILLIS)) {
                     continue;
                 }
@@ -196,6 +257,7 @@ public final class TapBackend implements NetBackend {
     public void close() {
         running = false;
         receiver = null;
+        linkListener = null;
         try {
             reader.join(READ_POLL_MILLIS * 20L);
         } catch (InterruptedException e) {

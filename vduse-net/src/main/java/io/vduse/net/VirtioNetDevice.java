@@ -7,6 +7,7 @@ import io.vduse.core.ErrnoException;
 import io.vduse.core.VduseDevice;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -27,11 +28,17 @@ import java.util.Objects;
  * }
  * }</pre>
  *
+ * <p>The link starts as the backend's ({@link NetBackend#linkUp()}: a TAP's administrative
+ * state) and follows it: a TAP set down on the host takes the driver's link down, with a config
+ * interrupt, and up again.
+ *
  * <p>Receive buffers wait in the device until a frame arrives; a frame that finds none, or none
  * big enough, is dropped and counted ({@link #counters()}), as is every transmit chain the
  * device refuses.
  */
 public final class VirtioNetDevice implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(VirtioNetDevice.class.getName());
 
     /** The device features offered besides what the SDK always offers (VERSION_1, ACCESS_PLATFORM). */
     public static final long FEATURES = VirtioFeatures.bit(VirtioNet.F_MAC) | VirtioFeatures.bit(VirtioNet.F_MTU)
@@ -49,11 +56,15 @@ public final class VirtioNetDevice implements AutoCloseable {
     private final RxQueue rx;
     private final VduseDevice device;
     private boolean closed;
+    /** Set once close begins: a link change the backend still tells is no longer passed on. */
+    private boolean closing;
 
     private VirtioNetDevice(NetOptions options, NetBackend backend, VduseKernel kernel) throws VduseException {
         this.options = options;
         this.backend = backend;
-        this.link = new LinkState(options.linkUp());
+        boolean backendUp = backend.linkUp();
+        boolean up = options.linkUp() && backendUp;
+        this.link = new LinkState(up);
         this.rx = new RxQueue(counters, link, arena, backend);
         TxQueue tx = new TxQueue(options.name(), counters, link, backend, arena);
         long features = FEATURES | (options.packedRing() ? VirtioFeatures.bit(VirtioFeatures.RING_PACKED) : 0);
@@ -62,7 +73,7 @@ public final class VirtioNetDevice implements AutoCloseable {
                     .kernel(kernel)
                     .deviceId(VirtioDeviceId.NET)
                     .features(features)
-                    .config(config(options, options.linkUp()))
+                    .config(config(options, up))
                     .queues(2, options.queueSize())
                     .asyncHandlers(index -> index == VirtioNet.RX_QUEUE ? rx : tx)
                     .start();
@@ -71,6 +82,26 @@ public final class VirtioNetDevice implements AutoCloseable {
             throw e;
         }
         backend.attach(rx);
+        backend.watchLink(this::followBackend);
+        // A change between the first look and the watch's start was told to nobody: look again.
+        boolean backendNow = backend.linkUp();
+        if (backendNow != backendUp) {
+            followBackend(backendNow);
+        }
+    }
+
+    /** The backend's link changed (a TAP set down or up on the host): so does the driver's. */
+    private synchronized void followBackend(boolean up) {
+        if (closing || up == link.up()) {
+            return;
+        }
+        try {
+            setLinkUp(up);
+            LOG.log(Level.INFO, "{0}: link {1}, following {2}", options.name(), up ? "up" : "down", backend);
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "{0}: the backend''s link went {1} but the driver could not be told: {2}",
+                    options.name(), up ? "up" : "down", e.getMessage());
+        }
     }
 
     /**
@@ -151,6 +182,8 @@ public final class VirtioNetDevice implements AutoCloseable {
         if (closed) {
             return;
         }
+        closing = true;
+        backend.watchLink(null);
         backend.attach(null);
         try {
             device.close();

@@ -51,14 +51,55 @@ class TapBackendTest {
     }
 
     private static void up(String tap) throws Exception {
+        set(tap, "up");
+    }
+
+    /** {@code ip link set dev TAP up|down}, as an administrator on the host does. */
+    private static void set(String tap, String state) throws Exception {
         Process ip;
         try {
-            ip = new ProcessBuilder("ip", "link", "set", "dev", tap, "up").inheritIO().start();
+            ip = new ProcessBuilder("ip", "link", "set", "dev", tap, state).inheritIO().start();
         } catch (IOException e) {
-            assumeThat(e.getMessage()).as("the ip tool (iproute2) to set the TAP up").isNull();
+            assumeThat(e.getMessage()).as("the ip tool (iproute2) to set the TAP " + state).isNull();
             return;
         }
-        assertThat(ip.waitFor()).as("ip link set dev %s up", tap).isZero();
+        assertThat(ip.waitFor()).as("ip link set dev %s %s", tap, state).isZero();
+    }
+
+    private static int linkStatus(GuestNic nic) {
+        return nic.driver.config()[VirtioNet.CONFIG_STATUS] & VirtioNet.S_LINK_UP;
+    }
+
+    @Test
+    void theDevicesLinkFollowsTheTapsAdministrativeStateWithAConfigInterruptEachTime() throws Exception {
+        String name = name();
+        SimulatedKernel kernel = new SimulatedKernel();
+        try (TapBackend tap = TapBackend.open(name);
+                VirtioNetDevice device = VirtioNetDevice.start(NetOptions.of("netlink"), tap, kernel);
+                GuestNic nic = new GuestNic(kernel, "netlink", SimulatedDriver.Options.defaults().withQueueSize(64))) {
+            // A TAP is made down: so is the link the driver finds.
+            assertThat(tap.linkUp()).isFalse();
+            assertThat(device.linkUp()).isFalse();
+            assertThat(linkStatus(nic)).isZero();
+            int interrupts = nic.driver.configInterrupts();
+
+            up(name);
+            GuestNic.await(() -> nic.driver.configInterrupts() == interrupts + 1);
+            assertThat(linkStatus(nic)).isEqualTo(VirtioNet.S_LINK_UP);
+            assertThat(device.linkUp()).isTrue();
+
+            set(name, "down");
+            GuestNic.await(() -> nic.driver.configInterrupts() == interrupts + 2);
+            assertThat(linkStatus(nic)).isZero();
+            assertThat(device.linkUp()).isFalse();
+
+            set(name, "up");
+            GuestNic.await(() -> nic.driver.configInterrupts() == interrupts + 3);
+            assertThat(linkStatus(nic)).isEqualTo(VirtioNet.S_LINK_UP);
+            // One interrupt per change, none while the state stays.
+            Thread.sleep(3L * TapBackend.LINK_POLL_MILLIS);
+            assertThat(nic.driver.configInterrupts()).isEqualTo(interrupts + 3);
+        }
     }
 
     @Test
@@ -95,6 +136,7 @@ class TapBackendTest {
                 VirtioNetDevice device = VirtioNetDevice.start(NetOptions.of("nettap"), tap, kernel);
                 GuestNic nic = new GuestNic(kernel, "nettap", SimulatedDriver.Options.defaults().withQueueSize(64))) {
             up(name);
+            GuestNic.await(device::linkUp);
             nic.postReceiveBuffers(32, 2048);
             NetRig.awaitHeld(device, 32);
             long before = statistic(name, "rx_packets");

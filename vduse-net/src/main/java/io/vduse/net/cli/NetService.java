@@ -1,5 +1,6 @@
 package io.vduse.net.cli;
 
+import io.vduse.core.Signals;
 import io.vduse.core.VduseException;
 import io.vduse.core.VduseKernel;
 import io.vduse.net.NetBackend;
@@ -15,8 +16,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Serves the device (and its --peer) until SIGINT or SIGTERM: starts the backend and the
- * device(s), says when they can be attached, prints the counters every --stats-interval and at
- * exit, and destroys what it made in reverse order.
+ * device(s), says when they can be attached, prints the counters every --stats-interval, on
+ * SIGUSR1 ({@link Signals}, as vduse-blk does) and at exit, and destroys what it made in reverse order.
  */
 final class NetService {
 
@@ -42,7 +43,16 @@ final class NetService {
         this.err = err;
     }
 
+    /**
+     * Asks {@link #run} to stop, as SIGTERM does (tests, which cannot send this JVM a SIGTERM
+     * without ending it).
+     */
+    void stop() {
+        stop.countDown();
+    }
+
     int run() throws Exception {
+        Runnable restoreUsr1 = null;
         List<AutoCloseable> made = new ArrayList<>();
         List<VirtioNetDevice> devices = new ArrayList<>();
         Thread hook = Thread.ofPlatform().unstarted(() -> {
@@ -68,8 +78,11 @@ final class NetService {
                         + second.mac() + ") on one cable, mtu " + first.mtu());
             }
             Runtime.getRuntime().addShutdownHook(hook);
+            restoreUsr1 = Signals.replace("USR1", () -> printCounters(devices));
+            long pid = ProcessHandle.current().pid();
             out.println("vduse-net: ready: " + String.join(", ", devices.stream().map(VirtioNetDevice::name).toList())
-                    + " can be attached (vdpa dev add name NAME mgmtdev vduse)");
+                    + " can be attached (vdpa dev add name NAME mgmtdev vduse); stop: kill -TERM " + pid
+                    + (restoreUsr1 != null ? "; counters: kill -USR1 " + pid : ""));
             out.flush();
             if (statsInterval == 0) {
                 stop.await();
@@ -79,6 +92,9 @@ final class NetService {
             }
             return 0;
         } finally {
+            if (restoreUsr1 != null) {
+                restoreUsr1.run();
+            }
             printCounters(devices);
             for (int i = made.size() - 1; i >= 0; i--) {
                 try {
@@ -100,7 +116,8 @@ final class NetService {
         return device;
     }
 
-    private void printCounters(List<VirtioNetDevice> devices) {
+    /** Every --stats-interval, on SIGUSR1 (on a signal thread of the JVM's) and at exit: one line at a time. */
+    private synchronized void printCounters(List<VirtioNetDevice> devices) {
         for (VirtioNetDevice device : devices) {
             out.println("vduse-net: " + device.name() + ": " + device.counters());
         }

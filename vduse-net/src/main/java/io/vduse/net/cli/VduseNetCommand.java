@@ -20,7 +20,8 @@ import picocli.CommandLine.Spec;
             "attach each device with",
             "  vdpa dev add name NAME mgmtdev vduse",
             "and the kernel's virtio_net driver shows a network interface (with virtio_vdpa loaded).",
-            "Ctrl-C (SIGINT) or SIGTERM destroys the device(s); the counters are printed at exit.",
+            "With --tap the device's link follows the TAP's administrative state (ip link set TAP up|down).",
+            "Ctrl-C (SIGINT) or SIGTERM destroys the device(s); SIGUSR1 prints the counters, as does the exit.",
             ""},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
@@ -64,7 +65,7 @@ final class VduseNetCommand implements Callable<Integer> {
     boolean packedRing;
 
     @Option(names = "--stats-interval", paramLabel = "SECONDS", defaultValue = "0",
-            description = "Print the counters every SECONDS (0, the default: only at exit).")
+            description = "Print the counters every SECONDS (0, the default: only on SIGUSR1 and at exit).")
     int statsInterval;
 
     @Override

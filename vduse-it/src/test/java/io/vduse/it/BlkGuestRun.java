@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One run of a vduse-blk guest script (under {@code src/test/resources/io/vduse/it}): the
+ * One run of a guest script (under {@code src/test/resources/io/vduse/it}): for vduse-blk's, the
  * {@code vduse-blk} launcher is passed in its environment (run-in-guest adds the guest kernel's
  * directory, for the script's {@code modprobe -d}), and its {@code CHECK name=value} lines are
  * collected.
@@ -33,6 +33,18 @@ final class BlkGuestRun {
 
     /** Runs {@code script} where VDUSE is, with {@code env} ({@code NAME=VALUE}) added to its environment. */
     static BlkGuestRun run(GuestVm vm, String script, String... env) {
+        List<String> all = new ArrayList<>(List.of(env));
+        all.addAll(List.of(
+                "BLK=" + Path.of(System.getProperty(LAUNCHER, "../vduse-blk/bin/vduse-blk")).toAbsolutePath().normalize(),
+                "VDUSE_BLK_JAVA_OPTS=" + BlkAotCache.javaOptions()));
+        return runScript(vm, script, all);
+    }
+
+    /**
+     * Runs {@code script} where VDUSE is with only {@code env} added, no vduse-blk launcher (a
+     * guest script of another tool's: NetDeviceTest's).
+     */
+    static BlkGuestRun runScript(GuestVm vm, String script, List<String> env) {
         Path path;
         try {
             path = Path.of(BlkGuestRun.class.getResource(script).toURI());
@@ -40,10 +52,7 @@ final class BlkGuestRun {
             throw new IllegalStateException(e);
         }
         List<String> command = new ArrayList<>(List.of("env"));
-        command.addAll(List.of(env));
-        command.addAll(List.of(
-                "BLK=" + Path.of(System.getProperty(LAUNCHER, "../vduse-blk/bin/vduse-blk")).toAbsolutePath().normalize(),
-                "VDUSE_BLK_JAVA_OPTS=" + BlkAotCache.javaOptions()));
+        command.addAll(env);
         command.addAll(List.of("bash", path.toString()));
         return new BlkGuestRun(vm.run(command));
     }

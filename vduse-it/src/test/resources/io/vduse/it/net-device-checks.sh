@@ -1,0 +1,188 @@
+#!/bin/bash
+# Real-kernel checks of vduse-net (NetDeviceTest asserts on the CHECK lines), in one guest boot:
+#   - vduse-net --tap: the device attached with vdpa is a netdev under virtio_net; moved into a
+#     network namespace with an address it pings the TAP's address in the root namespace; 64 MiB
+#     over TCP from the namespace to the root (the device's transmit side) arrives with its
+#     checksum equal; at MTU 9000 the same from the root into the namespace (its receive side);
+#     the TAP set down on the host shows as NO-CARRIER in the namespace's `ip link`, and up again;
+#     SIGUSR1 prints the counters;
+#   - vduse-net --peer (the cable): two namespaces, one VDUSE netdev each, ping each other and
+#     pass the same 64 MiB.
+# Both tools start at the beginning, so that their JVMs start side by side. Each step prints a
+# "STEP name millis" line for the report.
+#
+# Needs: NET (the vduse-net launcher); the guest's root is the host's, so busybox (nc, ping),
+# iproute2 and vdpa come from there. TCP goes through bash's /dev/tcp on the sending side and
+# busybox nc -l on the receiving one.
+set -u
+source "$(dirname "$0")/blk-common.sh"
+LOGS=/tmp/net-logs
+mkdir -p "$LOGS"
+cd /tmp
+
+STEP_START=$(date +%s%N)
+step() { local now; now=$(date +%s%N); echo "STEP $1 $(( (now - STEP_START) / 1000000 ))"; STEP_START=$now; }
+
+# ready_net NAME PID: waits for the tool's readiness line; 1 if it exited first or took over 180 s.
+ready_net() {
+    for _ in $(seq 1 360); do
+        grep -q '^vduse-net: ready: ' "$LOGS/$1.log" && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.5
+    done
+    log "vduse-net $1 did not get ready:"; cat "$LOGS/$1.log"
+    return 1
+}
+
+# netdev_of VDPA_NAME: the network interface virtio_net made for the vDPA device, waiting up to 10 s.
+netdev_of() {
+    local n
+    for _ in $(seq 1 100); do
+        n=$(ls /sys/bus/vdpa/devices/"$1"/virtio*/net/ 2>/dev/null | head -n 1)
+        [[ -n "$n" ]] && { echo "$n"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# transfer NAME FROM_NS TO_NS TO_ADDR PORT: 64 MiB of /tmp/data over TCP from namespace FROM_NS
+# to TO_NS ("" is the root namespace); checks NAME_rc and NAME_sum (equal, or what arrived).
+transfer() {
+    local name="$1" from="$2" to="$3" addr="$4" port="$5"
+    local in_to=() in_from=()
+    [[ -n "$to" ]] && in_to=(ip netns exec "$to")
+    [[ -n "$from" ]] && in_from=(ip netns exec "$from")
+    "${in_to[@]}" timeout 600 busybox nc -l -p "$port" | sha256sum | cut -d' ' -f1 >"$LOGS/$name.sum" &
+    local listener=$!
+    for _ in $(seq 1 100); do
+        "${in_to[@]}" ss -ltnH "sport = :$port" | grep -q . && break
+        sleep 0.1
+    done
+    "${in_from[@]}" timeout 600 bash -c "cat /tmp/data >/dev/tcp/$addr/$port"; check "${name}_rc" $?
+    wait "$listener"
+    [[ "$(cat "$LOGS/$name.sum")" == "$DATA_SUM" ]] && check "${name}_sum" equal \
+        || check "${name}_sum" "$(cat "$LOGS/$name.sum")"
+}
+
+# carrier NS IF: "up" or "down" as the namespace's ip link shows the interface (NO-CARRIER: down).
+carrier() {
+    ip -n "$1" link show dev "$2" | head -n 1 | grep -q 'NO-CARRIER' && echo down || echo up
+}
+
+# await_carrier NS IF STATE: waits up to 10 s for carrier to say STATE; prints what it last said.
+await_carrier() {
+    local c
+    for _ in $(seq 1 100); do
+        c=$(carrier "$1" "$2")
+        [[ "$c" == "$3" ]] && break
+        sleep 0.1
+    done
+    echo "$c"
+}
+
+# counters NAME PID: SIGUSR1, then waits up to 20 s for a counters line of device NAME more than before.
+net_counters() {
+    local before
+    before=$(grep -ac "^vduse-net: $1: " "$LOGS/$1.log")
+    kill -USR1 "$2" || return 1
+    for _ in $(seq 1 100); do
+        (( $(grep -ac "^vduse-net: $1: " "$LOGS/$1.log") > before )) && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# ---- modules, data, both tools ---------------------------------------------------------------
+for m in vduse vdpa virtio_vdpa virtio_net tun; do load_module "$m" || break; done; check modules_rc $?
+export VDUSE_NET_JAVA_OPTS
+"$NET" --name vnet0 --tap vtap0 --mtu 9000 --stats-interval 20 >"$LOGS/vnet0.log" 2>&1 &
+TAP_PID=$!
+"$NET" --name vca --peer vcb --stats-interval 20 >"$LOGS/vca.log" 2>&1 &
+CABLE_PID=$!
+head -c 64M /dev/urandom >/tmp/data
+DATA_SUM=$(sha256sum </tmp/data | cut -d' ' -f1)
+step data
+ready_net vnet0 $TAP_PID; check tap_ready $?
+step tap_jvm_start
+
+# ---- --tap: attach, namespace, ping ----------------------------------------------------------
+vdpa dev add name vnet0 mgmtdev vduse; check tap_attach_rc $?
+IF=$(netdev_of vnet0); check tap_netdev "${IF:+present}"
+check tap_driver "$(basename "$(readlink /sys/bus/vdpa/devices/vnet0/virtio*/driver)")"
+check tap_mtu_offered "$(cat /sys/class/net/"$IF"/mtu)"
+ip netns add ns0
+ip link set dev "$IF" netns ns0
+ip -n ns0 link set lo up
+ip -n ns0 addr add 10.77.0.2/24 dev "$IF"
+ip -n ns0 link set dev "$IF" mtu 1500 up
+# (NO-CARRIER shows only on an interface that is up: so the check comes after the line above.)
+check tap_carrier_before_tap_up "$(await_carrier ns0 "$IF" down)"
+ip addr add 10.77.0.1/24 dev vtap0
+ip link set dev vtap0 up
+check tap_carrier_after_tap_up "$(await_carrier ns0 "$IF" up)"
+step tap_attach
+ip netns exec ns0 busybox ping -c 3 -W 10 10.77.0.1 >"$LOGS/ping0.log" 2>&1; check tap_ping_rc $?
+cat "$LOGS/ping0.log"
+step tap_ping
+
+# ---- 64 MiB each way: the device transmits at MTU 1500, receives at 9000 ---------------------
+transfer tap_tx ns0 "" 10.77.0.1 5001
+step tap_tx_64mib_mtu1500
+ip link set dev vtap0 mtu 9000
+ip -n ns0 link set dev "$IF" mtu 9000
+check tap_mtu_9000 "$(cat /sys/class/net/vtap0/mtu),$(ip netns exec ns0 cat /sys/class/net/"$IF"/mtu)"
+ip netns exec ns0 busybox ping -c 2 -W 10 -s 8000 10.77.0.1 >/dev/null 2>&1; check tap_ping_8000_rc $?
+transfer tap_rx "" ns0 10.77.0.2 5002
+step tap_rx_64mib_mtu9000
+
+# ---- the TAP's link, seen in the namespace ---------------------------------------------------
+ip link set dev vtap0 down
+check tap_link_down "$(await_carrier ns0 "$IF" down)"
+step tap_link_down
+ip link set dev vtap0 up
+check tap_link_up "$(await_carrier ns0 "$IF" up)"
+step tap_link_up
+ip netns exec ns0 busybox ping -c 1 -W 10 10.77.0.1 >/dev/null 2>&1; check tap_ping_after_link_rc $?
+
+# ---- counters, stop ----------------------------------------------------------------------------
+net_counters vnet0 $TAP_PID; check tap_usr1 $?
+check tap_usr1_line "$(grep -a '^vduse-net: vnet0: ' "$LOGS/vnet0.log" | tail -n 1)"
+vdpa dev del vnet0; check tap_detach_rc $?
+kill -TERM $TAP_PID
+wait $TAP_PID; check tap_stop_rc $?
+check tap_stopped "$(grep -c '^vduse-net: stopped' "$LOGS/vnet0.log")"
+check tap_gone "$([[ -e /sys/class/net/vtap0 || -e /dev/vduse/vnet0 ]] && echo present || echo absent)"
+log "vduse-net vnet0 log:"; cat "$LOGS/vnet0.log"
+ip netns del ns0
+step tap_stop
+
+# ---- --peer: two namespaces on the cable -------------------------------------------------------
+ready_net vca $CABLE_PID; check cable_ready $?
+vdpa dev add name vca mgmtdev vduse && vdpa dev add name vcb mgmtdev vduse; check cable_attach_rc $?
+IFA=$(netdev_of vca)
+IFB=$(netdev_of vcb)
+check cable_netdevs "${IFA:+a}${IFB:+b}"
+ip netns add nsa
+ip netns add nsb
+ip link set dev "$IFA" netns nsa
+ip link set dev "$IFB" netns nsb
+ip -n nsa addr add 10.78.0.1/24 dev "$IFA"
+ip -n nsb addr add 10.78.0.2/24 dev "$IFB"
+ip -n nsa link set dev "$IFA" up
+ip -n nsb link set dev "$IFB" up
+check cable_carrier "$(await_carrier nsa "$IFA" up),$(await_carrier nsb "$IFB" up)"
+step cable_attach
+ip netns exec nsa busybox ping -c 3 -W 10 10.78.0.2 >"$LOGS/ping-ab.log" 2>&1; check cable_ping_ab_rc $?
+ip netns exec nsb busybox ping -c 3 -W 10 10.78.0.1 >/dev/null 2>&1; check cable_ping_ba_rc $?
+cat "$LOGS/ping-ab.log"
+step cable_ping
+transfer cable_tx nsa nsb 10.78.0.2 5003
+step cable_64mib
+vdpa dev del vca; vdpa dev del vcb
+kill -TERM $CABLE_PID
+wait $CABLE_PID; check cable_stop_rc $?
+log "vduse-net vca log:"; cat "$LOGS/vca.log"
+step cable_stop
+dmesg | grep -iE 'warn|bug|oops|vduse|virtio_net' | tail -n 20
+check kernel_warnings "$(dmesg | grep -cE 'WARNING:|BUG:|Oops')"
+echo NET_CHECKS_DONE

@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * What a {@link VirtioNetDevice} is: its VDUSE name, MAC address, MTU, ring layout and size, and
- * whether its link starts up.
+ * whether its link starts up, and whether it takes over a device left in the kernel.
  *
  * @param name the VDUSE device name ({@code /dev/vduse/NAME}, the vDPA device name)
  * @param mac the address in the config space
@@ -12,8 +12,11 @@ import java.util.Objects;
  * @param packedRing whether {@code VIRTIO_F_RING_PACKED} is offered
  * @param queueSize the largest ring the driver may choose, a power of two up to 32768
  * @param linkUp whether the link is up when the driver starts
+ * @param reconnect whether to take over a device of this name that a stopped (or killed)
+ *     process left in the kernel, instead of creating one
  */
-public record NetOptions(String name, MacAddress mac, int mtu, boolean packedRing, int queueSize, boolean linkUp) {
+public record NetOptions(String name, MacAddress mac, int mtu, boolean packedRing, int queueSize, boolean linkUp,
+        boolean reconnect) {
 
     /** The smallest MTU: what IPv4 needs (Linux's ETH_MIN_MTU). */
     public static final int MIN_MTU = 68;
@@ -42,38 +45,47 @@ public record NetOptions(String name, MacAddress mac, int mtu, boolean packedRin
         }
     }
 
-    /** A device called {@code name} with a random MAC, MTU 1500, split rings of 256, link up. */
+    /** A device called {@code name} with a random MAC, MTU 1500, split rings of 256, link up, created anew. */
     public static NetOptions of(String name) {
-        return new NetOptions(name, MacAddress.random(), DEFAULT_MTU, false, DEFAULT_QUEUE_SIZE, true);
+        return new NetOptions(name, MacAddress.random(), DEFAULT_MTU, false, DEFAULT_QUEUE_SIZE, true, false);
     }
 
     /** These options for a device of another name. */
     public NetOptions withName(String newName) {
-        return new NetOptions(newName, mac, mtu, packedRing, queueSize, linkUp);
+        return new NetOptions(newName, mac, mtu, packedRing, queueSize, linkUp, reconnect);
     }
 
     /** These options with another MAC address. */
     public NetOptions withMac(MacAddress newMac) {
-        return new NetOptions(name, newMac, mtu, packedRing, queueSize, linkUp);
+        return new NetOptions(name, newMac, mtu, packedRing, queueSize, linkUp, reconnect);
     }
 
     /** These options with another MTU. */
     public NetOptions withMtu(int newMtu) {
-        return new NetOptions(name, mac, newMtu, packedRing, queueSize, linkUp);
+        return new NetOptions(name, mac, newMtu, packedRing, queueSize, linkUp, reconnect);
     }
 
     /** These options with packed rings offered or not. */
     public NetOptions withPackedRing(boolean packed) {
-        return new NetOptions(name, mac, mtu, packed, queueSize, linkUp);
+        return new NetOptions(name, mac, mtu, packed, queueSize, linkUp, reconnect);
     }
 
     /** These options with another ring size. */
     public NetOptions withQueueSize(int size) {
-        return new NetOptions(name, mac, mtu, packedRing, size, linkUp);
+        return new NetOptions(name, mac, mtu, packedRing, size, linkUp, reconnect);
+    }
+
+    /**
+     * These options taking over the device of this name left in the kernel, or not. The kernel
+     * keeps the config space (MAC, MTU) of the process that created the device: give the same
+     * values, which the device then reports.
+     */
+    public NetOptions withReconnect(boolean take) {
+        return new NetOptions(name, mac, mtu, packedRing, queueSize, linkUp, take);
     }
 
     /** These options with the link starting up or down. */
     public NetOptions withLinkUp(boolean up) {
-        return new NetOptions(name, mac, mtu, packedRing, queueSize, up);
+        return new NetOptions(name, mac, mtu, packedRing, queueSize, up, reconnect);
     }
 }

@@ -76,12 +76,23 @@ public final class VirtioNetDevice implements AutoCloseable {
                     .config(config(options, up))
                     .queues(2, options.queueSize())
                     .asyncHandlers(index -> index == VirtioNet.RX_QUEUE ? rx : tx)
+                    .reconnect(options.reconnect())
                     .start();
         } catch (VduseException | RuntimeException e) {
             arena.close();
             throw e;
         }
         backend.attach(rx);
+        if (device.reconnected()) {
+            // The kernel kept the config space of the process before, link state and all: the
+            // driver hears this one's (a TAP made anew starts down), with a config interrupt.
+            try {
+                setLinkUp(up);
+            } catch (ErrnoException e) {
+                LOG.log(Level.WARNING, "{0}: reconnected, but the driver could not be told the link is {1}: {2}",
+                        options.name(), up ? "up" : "down", e.getMessage());
+            }
+        }
         backend.watchLink(this::followBackend);
         // A change between the first look and the watch's start was told to nobody: look again.
         boolean backendNow = backend.linkUp();
@@ -168,6 +179,35 @@ public final class VirtioNetDevice implements AutoCloseable {
     /** Receive buffers the driver made available and no frame used yet. */
     public int heldReceiveBuffers() {
         return rx.held();
+    }
+
+    /**
+     * Stops serving and leaves the device in the kernel, as a killed process does, for a process
+     * started with {@link NetOptions#withReconnect} to take over; {@link #close()} afterwards
+     * does nothing. The backend gets no more frames from this device.
+     *
+     * @throws VduseException if a queue would not stop; serving has stopped either way
+     */
+    public synchronized void detach() throws VduseException {
+        if (closed) {
+            return;
+        }
+        closing = true;
+        backend.watchLink(null);
+        backend.attach(null);
+        try {
+            device.detach();
+            closed = true;
+        } finally {
+            if (arena.scope().isAlive()) {
+                arena.close();
+            }
+        }
+    }
+
+    /** Whether this device took over one a process before left in the kernel. */
+    public boolean reconnected() {
+        return device.reconnected();
     }
 
     /**

@@ -69,13 +69,13 @@ final class NetService {
                 made.add(backend);
                 devices.add(start(first, backend, made));
                 out.println("vduse-net: device " + first.name() + " (" + first.mac() + ", mtu " + first.mtu()
-                        + ") bridged to TAP " + backend.interfaceName());
+                        + ") bridged to TAP " + backend.interfaceName() + (first.reconnect() ? ", reconnected" : ""));
             } else {
                 VirtualCable cable = new VirtualCable();
                 devices.add(start(first, cable.left(), made));
                 devices.add(start(second, cable.right(), made));
                 out.println("vduse-net: devices " + first.name() + " (" + first.mac() + ") and " + second.name() + " ("
-                        + second.mac() + ") on one cable, mtu " + first.mtu());
+                        + second.mac() + ") on one cable, mtu " + first.mtu() + (first.reconnect() ? ", reconnected" : ""));
             }
             Runtime.getRuntime().addShutdownHook(hook);
             restoreUsr1 = Signals.replace("USR1", () -> printCounters(devices));

@@ -64,6 +64,12 @@ final class VduseNetCommand implements Callable<Integer> {
             description = "Offer packed virtqueues (VIRTIO_F_RING_PACKED); the driver picks.")
     boolean packedRing;
 
+    @Option(names = "--reconnect",
+            description = "Take over the device(s) of these names that a stopped or killed vduse-net left in the "
+                    + "kernel, instead of creating them: the driver keeps its interface (and its name); give the "
+                    + "same --mac and --mtu, which the kernel kept. A --tap is made anew and starts down.")
+    boolean reconnect;
+
     @Option(names = "--stats-interval", paramLabel = "SECONDS", defaultValue = "0",
             description = "Print the counters every SECONDS (0, the default: only on SIGUSR1 and at exit).")
     int statsInterval;
@@ -103,7 +109,8 @@ final class VduseNetCommand implements Callable<Integer> {
         MacAddress address = mac == null ? base.mac() : check("--mac", () -> MacAddress.parse(mac));
         NetOptions withMac = base.withMac(address);
         NetOptions withMtu = check("--mtu", () -> withMac.withMtu(mtu));
-        return check("--queue-size", () -> withMtu.withQueueSize(queueSize)).withPackedRing(packedRing);
+        return check("--queue-size", () -> withMtu.withQueueSize(queueSize)).withPackedRing(packedRing)
+                .withReconnect(reconnect);
     }
 
     private <T> T check(String option, Supplier<T> build) {

@@ -31,7 +31,7 @@ class CommandLineTest {
         Run help = run("--help");
         assertThat(help.code()).isZero();
         for (String option : List.of("--name", "--tap", "--peer", "--mac", "--mtu", "--queue-size", "--packed-ring",
-                "--stats-interval", "vdpa dev add name NAME mgmtdev vduse", "vduse-net: ready: ")) {
+                "--stats-interval", "--reconnect", "vdpa dev add name NAME mgmtdev vduse", "vduse-net: ready: ")) {
             assertThat(help.out()).contains(option);
         }
     }

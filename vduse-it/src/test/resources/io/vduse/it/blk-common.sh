@@ -74,17 +74,18 @@ control_count() {
     grep -a '^control messages:' "$LOGS/$1.log" | tail -n 1 | sed -n "s/.*[ ,]$2 \([0-9]*\).*/\1/p"
 }
 
-# counters NAME PID: asks the running device for its counters (SIGUSR1) and waits until it has
-# printed them, so that control_count reads the counts of now; 1 if they did not come in 20 s.
+# counters NAME PID [LINE]: asks the running device for its counters (SIGUSR1) and waits until it
+# has printed them (one more line matching LINE, by default vduse-blk's '^control messages:'), so
+# that control_count reads the counts of now; 1 if they did not come in 20 s.
 counters() {
-    local lines
-    lines=$(grep -ac '^control messages:' "$LOGS/$1.log")
+    local lines line="${3:-^control messages:}"
+    lines=$(grep -ac "$line" "$LOGS/$1.log")
     kill -USR1 "$2" || return 1
     for _ in $(seq 1 100); do
-        (( $(grep -ac '^control messages:' "$LOGS/$1.log") > lines )) && return 0
+        (( $(grep -ac "$line" "$LOGS/$1.log") > lines )) && return 0
         sleep 0.2
     done
-    log "vduse-blk $1 printed no counters after SIGUSR1"
+    log "$1 printed no counters after SIGUSR1"
     return 1
 }
 

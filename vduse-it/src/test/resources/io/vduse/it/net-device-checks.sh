@@ -80,18 +80,6 @@ await_carrier() {
     echo "$c"
 }
 
-# counters NAME PID: SIGUSR1, then waits up to 20 s for a counters line of device NAME more than before.
-net_counters() {
-    local before
-    before=$(grep -ac "^vduse-net: $1: " "$LOGS/$1.log")
-    kill -USR1 "$2" || return 1
-    for _ in $(seq 1 100); do
-        (( $(grep -ac "^vduse-net: $1: " "$LOGS/$1.log") > before )) && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 # ---- modules, data, both tools ---------------------------------------------------------------
 for m in vduse vdpa virtio_vdpa virtio_net tun; do load_module "$m" || break; done; check modules_rc $?
 export VDUSE_NET_JAVA_OPTS
@@ -145,7 +133,7 @@ step tap_link_up
 ip netns exec ns0 busybox ping -c 1 -W 10 10.77.0.1 >/dev/null 2>&1; check tap_ping_after_link_rc $?
 
 # ---- counters, stop ----------------------------------------------------------------------------
-net_counters vnet0 $TAP_PID; check tap_usr1 $?
+counters vnet0 $TAP_PID "^vduse-net: vnet0: "; check tap_usr1 $?
 check tap_usr1_line "$(grep -a '^vduse-net: vnet0: ' "$LOGS/vnet0.log" | tail -n 1)"
 vdpa dev del vnet0; check tap_detach_rc $?
 kill -TERM $TAP_PID

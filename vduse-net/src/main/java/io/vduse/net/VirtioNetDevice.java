@@ -189,20 +189,7 @@ public final class VirtioNetDevice implements AutoCloseable {
      * @throws VduseException if a queue would not stop; serving has stopped either way
      */
     public synchronized void detach() throws VduseException {
-        if (closed) {
-            return;
-        }
-        closing = true;
-        backend.watchLink(null);
-        backend.attach(null);
-        try {
-            device.detach();
-            closed = true;
-        } finally {
-            if (arena.scope().isAlive()) {
-                arena.close();
-            }
-        }
+        stop(device::detach);
     }
 
     /** Whether this device took over one a process before left in the kernel. */
@@ -219,6 +206,16 @@ public final class VirtioNetDevice implements AutoCloseable {
      */
     @Override
     public synchronized void close() throws VduseException {
+        stop(device::close);
+    }
+
+    /** What a stop does to the SDK's device: close (destroy) or detach (leave it in the kernel). */
+    @FunctionalInterface
+    private interface Ending {
+        void end() throws VduseException;
+    }
+
+    private void stop(Ending ending) throws VduseException {
         if (closed) {
             return;
         }
@@ -226,7 +223,7 @@ public final class VirtioNetDevice implements AutoCloseable {
         backend.watchLink(null);
         backend.attach(null);
         try {
-            device.close();
+            ending.end();
             closed = true;
         } finally {
             // Both queues have stopped: the transmit thread is done with its buffer, and a frame

@@ -22,8 +22,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * for at most {@link #WRITE_WAIT_MILLIS}, then the frame is dropped and counted. A reader thread
  * of its own takes what the host sends and hands it to the device, waiting in bounded polls so
  * that it stops promptly; it also looks at the interface's administrative state every
- * {@link #LINK_POLL_MILLIS}, which the device's link follows ({@link #linkUp()}). The offloads the TAP may hand us ({@code TUNSETOFFLOAD}) follow what
- * the driver accepted, each time it starts the device.
+ * {@link #LINK_POLL_MILLIS}, which the device's link follows ({@link #linkUp()}). The offloads
+ * the TAP may hand us ({@code TUNSETOFFLOAD}) follow what the driver accepted, each time it
+ * starts the device.
  */
 public final class TapBackend implements NetBackend {
 

@@ -86,12 +86,7 @@ public final class VirtioNetDevice implements AutoCloseable {
         if (device.reconnected()) {
             // The kernel kept the config space of the process before, link state and all: the
             // driver hears this one's (a TAP made anew starts down), with a config interrupt.
-            try {
-                setLinkUp(up);
-            } catch (ErrnoException e) {
-                LOG.log(Level.WARNING, "{0}: reconnected, but the driver could not be told the link is {1}: {2}",
-                        options.name(), up ? "up" : "down", e.getMessage());
-            }
+            tellDriver(up, "reconnected");
         }
         backend.watchLink(this::followBackend);
         // A change between the first look and the watch's start was told to nobody: look again.
@@ -106,12 +101,23 @@ public final class VirtioNetDevice implements AutoCloseable {
         if (closing || up == link.up()) {
             return;
         }
+        if (tellDriver(up, "following " + backend)) {
+            LOG.log(Level.INFO, "{0}: link {1}, following {2}", options.name(), up ? "up" : "down", backend);
+        }
+    }
+
+    /**
+     * Sets the link and tells the driver; a refusal is logged with {@code why} the link changed
+     * (the device goes on serving either way). Whether the driver was told.
+     */
+    private boolean tellDriver(boolean up, String why) {
         try {
             setLinkUp(up);
-            LOG.log(Level.INFO, "{0}: link {1}, following {2}", options.name(), up ? "up" : "down", backend);
+            return true;
         } catch (ErrnoException e) {
-            LOG.log(Level.WARNING, "{0}: the backend''s link went {1} but the driver could not be told: {2}",
-                    options.name(), up ? "up" : "down", e.getMessage());
+            LOG.log(Level.WARNING, "{0}: link {1} ({2}), but the driver could not be told: {3}",
+                    options.name(), up ? "up" : "down", why, e.getMessage());
+            return false;
         }
     }
 

@@ -58,6 +58,14 @@ public final class NonBlockingFile implements AutoCloseable {
     }
 
     /**
+     * The file's descriptor, for a queue's thread to wait on ({@link QueueContext#watchReadable});
+     * the file still owns it and closes it.
+     */
+    public int fd() {
+        return fd;
+    }
+
+    /**
      * {@code ioctl(2)} with a pointer argument ({@link MemorySegment#NULL} for none).
      *
      * @return the call's non-negative result

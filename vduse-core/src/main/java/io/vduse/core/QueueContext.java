@@ -40,4 +40,19 @@ public interface QueueContext {
      * {@link QueueLifecycle#queueStopped} returns; the SDK closes it, not the handler.
      */
     int wakeupEventFd();
+
+    /**
+     * Makes the queue's thread also wake when {@code fd} is readable ({@code POLLIN}), as it
+     * wakes for a kick, and then call {@link AsyncQueueHandler#endOfPass()}: a handler whose work
+     * arrives on a file descriptor (a TAP, a socket) reads it there, on the queue's thread, with
+     * no thread of its own and no hand-over between threads. One descriptor at a time: a new one
+     * replaces the last, and a negative one stops the watching. Stop it while there is nothing to
+     * read into (a network device with no receive buffers): the descriptor stays readable, and
+     * the thread would wake for nothing. The handler keeps the descriptor open while it is
+     * watched; the watching ends with the queue's run.
+     *
+     * @throws IllegalStateException if called on another thread than the queue's (the handler's
+     *     {@code queueStarted}, {@code start} and {@code endOfPass} run on it)
+     */
+    void watchReadable(int fd);
 }

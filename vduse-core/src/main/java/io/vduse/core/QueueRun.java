@@ -32,6 +32,10 @@ final class QueueRun implements QueueContext {
     /** Pops per step before completions are looked at again. */
     private static final int POPS_PER_STEP = 64;
     private static final int POLL_FOREVER = -1;
+    /** The kick eventfd, the wake-up eventfd and the handler's watched descriptor. */
+    private static final int POLL_FDS = 3;
+    /** Where the watched descriptor's {@code struct pollfd} starts. */
+    private static final long WATCHED_FD = 16;
     /** Retry delays for an interrupt the kernel refused because it has not seen DRIVER_OK yet. */
     private static final int OWED_IRQ_FIRST_MILLIS = 1;
     private static final int OWED_IRQ_MAX_MILLIS = 64;
@@ -118,11 +122,14 @@ final class QueueRun implements QueueContext {
         this.busyPoll = busyPoll;
         this.wake = new EventFd();
         this.free = new Request[ring.size()];
-        this.pollfds = arena.allocate(Syscalls.POLLFD, 2);
+        this.pollfds = arena.allocate(Syscalls.POLLFD, POLL_FDS);
         pollfds.set(ValueLayout.JAVA_INT, 0, worker.kickFd());
         pollfds.set(ValueLayout.JAVA_SHORT, 4, Syscalls.POLLIN);
         pollfds.set(ValueLayout.JAVA_INT, 8, wake.fd());
         pollfds.set(ValueLayout.JAVA_SHORT, 12, Syscalls.POLLIN);
+        // The handler's descriptor (watchReadable): none yet, and poll(2) skips a negative fd.
+        pollfds.set(ValueLayout.JAVA_INT, WATCHED_FD, -1);
+        pollfds.set(ValueLayout.JAVA_SHORT, WATCHED_FD + 4, Syscalls.POLLIN);
         this.irqArgument = arena.allocate(ValueLayout.JAVA_INT);
         irqArgument.set(ValueLayout.JAVA_INT, 0, worker.index());
         this.stateWord = ring.stateWord();
@@ -183,6 +190,16 @@ final class QueueRun implements QueueContext {
     @Override
     public int wakeupEventFd() {
         return wake.fd();
+    }
+
+    @Override
+    public void watchReadable(int fd) {
+        if (Thread.currentThread() != thread) {
+            throw new IllegalStateException(worker.name() + ": watchReadable is for the queue's thread, not "
+                    + Thread.currentThread().getName());
+        }
+        // Only this thread reads the pollfd array (in poll), so a plain write is enough.
+        pollfds.set(ValueLayout.JAVA_INT, WATCHED_FD, fd < 0 ? -1 : fd);
     }
 
     // ---- the control path's side ----
@@ -579,7 +596,7 @@ final class QueueRun implements QueueContext {
             sleeping = false;
             return;
         }
-        Syscalls.poll(pollfds, 2, busyPoll ? 0 : timeout);
+        Syscalls.poll(pollfds, POLL_FDS, busyPoll ? 0 : timeout);
         sleeping = false;
     }
 

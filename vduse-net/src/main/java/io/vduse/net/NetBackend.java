@@ -1,12 +1,16 @@
 package io.vduse.net;
 
+import io.vduse.core.ErrnoException;
 import java.lang.foreign.MemorySegment;
 
 /**
  * What a {@link VirtioNetDevice} sends its frames to and receives them from: a TAP interface, or
  * one end of a {@link VirtualCable}. The device hands it each frame the driver transmits, on the
- * transmit queue's thread, and the backend delivers what it receives to the sink the device
- * attached, on a thread of its own (which, for a cable, is the other device's transmit thread).
+ * transmit queue's thread. What the backend receives reaches the device one of two ways: a
+ * backend with a descriptor ({@link #receiveFd()}: a TAP) is read by the receive queue's own
+ * thread when it is readable and there are buffers to receive into ({@link #receive}); any other
+ * delivers to the sink the device attached, on a thread of its own (for a cable, the other
+ * device's transmit thread).
  */
 public interface NetBackend extends AutoCloseable {
 
@@ -15,6 +19,29 @@ public interface NetBackend extends AutoCloseable {
      * are then dropped by the backend and counted there).
      */
     void attach(FrameSink receiver);
+
+    /**
+     * The descriptor that is readable while received frames wait, for a backend that the receive
+     * queue reads on its own thread ({@link #receive}): no thread hands frames over, and a frame
+     * that finds no buffer waits in the backend (a TAP's queue, whose overflow the kernel counts
+     * as the TAP's transmit drops) instead of being dropped. -1, the default, for a backend that
+     * delivers to the {@linkplain #attach attached} sink on a thread of its own.
+     */
+    default int receiveFd() {
+        return -1;
+    }
+
+    /**
+     * Reads one waiting frame, if there is one, and hands it to {@code sink}; on the receive
+     * queue's thread, for a backend with a {@link #receiveFd()}. Never blocks.
+     *
+     * @return whether a frame was read (and handed over, or dropped and counted); false if none
+     *     was waiting
+     * @throws ErrnoException if reading failed (the device then stops reading the backend)
+     */
+    default boolean receive(FrameSink sink) throws ErrnoException {
+        return false;
+    }
 
     /**
      * Sends one frame the driver transmitted, the whole of {@code frame}, with its offload header;

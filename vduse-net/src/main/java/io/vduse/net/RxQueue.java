@@ -3,11 +3,13 @@ package io.vduse.net;
 import io.vduse.api.virtio.VirtioFeatures;
 import io.vduse.api.virtio.VirtioNet;
 import io.vduse.core.AsyncQueueHandler;
+import io.vduse.core.ErrnoException;
 import io.vduse.core.QueueContext;
 import io.vduse.core.QueueStop;
 import io.vduse.core.Request;
 import io.vduse.net.NetCounters.Counter;
 import io.vduse.virtqueue.ChainWriter;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -19,15 +21,25 @@ import java.util.concurrent.locks.ReentrantLock;
  * writes each arriving frame, behind its header, into one buffer (or, with
  * {@code VIRTIO_NET_F_MRG_RXBUF}, as many as it takes, {@code num_buffers} saying how many).
  *
- * <p>Buffers are taken on the queue's thread; frames arrive on the backend's thread. One lock
+ * <p>Buffers are taken on the queue's thread. A backend with a descriptor (a TAP) is read on
+ * that thread too, at the end of each pass ({@link #endOfPass}), which waits on the descriptor
+ * while it holds buffers: a frame then goes from the backend into the driver's buffers, and the
+ * used ring, with no other thread on its way. A frame that finds too little room waits, copied
+ * aside, until the driver gives more, and the backend is not read meanwhile. Any other backend delivers on a thread of its own. One lock
  * guards the held buffers, so that each is completed once, the buffers of one frame reach the
  * used ring together and in order, and none is written after its queue stopped. It is
  * uncontended but for the moments the queue's thread adds buffers.
  */
 final class RxQueue implements AsyncQueueHandler, FrameSink {
 
+    private static final System.Logger LOG = System.getLogger(RxQueue.class.getName());
+    /** Frames read from the backend per pass, so that the ring's other work is not kept waiting. */
+    static final int FRAMES_PER_PASS = 64;
+
     private final NetCounters counters;
     private final NetBackend backend;
+    /** The backend's descriptor the queue's thread reads, or -1 for a backend that delivers. */
+    private final int receiveFd;
     private final LinkState link;
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Request> held = new ArrayDeque<>();
@@ -38,16 +50,36 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
     private boolean running;
     private boolean mergeable;
     private long features;
+    /** The room of the held buffers, bytes. */
+    private long heldRoom;
+    // The queue's thread only.
+    private QueueContext queue;
+    /** Whether the queue's thread waits on {@link #receiveFd}. */
+    private boolean watching;
+    /** Set when reading the backend failed: it is not read again in this run. */
+    private boolean receiveFailed;
+    /** A frame read from the backend that did not fit the held buffers yet, and its header. */
+    private final MemorySegment waiting;
+    private final VnetHeader waitingHeader = new VnetHeader();
+    /** The waiting frame's length, or -1 for none. */
+    private long waitingLength = -1;
+    /** What {@link #endOfPass} hands the backend: delivers a frame that fits, keeps one that does not. */
+    private final FrameSink deliverOrKeep = this::deliverOrKeep;
 
     RxQueue(NetCounters counters, LinkState link, Arena arena, NetBackend backend) {
         this.backend = backend;
         this.counters = counters;
         this.link = link;
         this.scratch = arena.allocate(TxQueue.MAX_FRAME);
+        this.receiveFd = backend.receiveFd();
+        this.waiting = receiveFd >= 0 ? arena.allocate(TxQueue.MAX_FRAME) : MemorySegment.NULL;
     }
 
     @Override
     public void queueStarted(QueueContext queue) {
+        this.queue = queue;
+        watching = false;
+        receiveFailed = false;
         lock.lock();
         try {
             features = queue.negotiatedFeatures();
@@ -71,6 +103,7 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
             // A queue pops only while it serves: a stop that was taken back serves on.
             running = true;
             held.add(request);
+            heldRoom += request.chain().writableLength();
         } finally {
             lock.unlock();
         }
@@ -91,8 +124,19 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
             while ((request = held.poll()) != null) {
                 request.complete(0);
             }
+            heldRoom = 0;
         } finally {
             lock.unlock();
+        }
+        dropWaiting();
+        watch(false);
+    }
+
+    /** The frame that waited for room goes with the driver's session that gave no room. */
+    private void dropWaiting() {
+        if (waitingLength >= 0) {
+            waitingLength = -1;
+            counters.increment(Counter.RX_DROPPED_NOT_READY);
         }
     }
 
@@ -102,8 +146,95 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
         try {
             running = false;
             held.clear(); // completed or, past the settle timeout, cancelled by the SDK
+            heldRoom = 0;
         } finally {
             lock.unlock();
+        }
+        this.queue = null;
+        dropWaiting();
+        watching = false; // the run's wait on the descriptor ends with it
+    }
+
+    /**
+     * Delivers the frame that waited for room, if it fits now; then reads what the backend has
+     * waiting while there are buffers, up to {@link #FRAMES_PER_PASS}, and waits on its
+     * descriptor only if there still are.
+     */
+    @Override
+    public boolean endOfPass() {
+        if (receiveFd < 0 || queue == null || receiveFailed) {
+            return false;
+        }
+        boolean took = false;
+        if (waitingLength >= 0) {
+            if (!fits(waitingLength)) {
+                watch(false); // until the driver gives more buffers: the next pass looks again
+                return false;
+            }
+            accept(waitingHeader, waiting.asSlice(0, waitingLength));
+            waitingLength = -1;
+            took = true;
+        }
+        for (int n = 0; n < FRAMES_PER_PASS && waitingLength < 0 && holdsBuffers(); n++) {
+            try {
+                if (!backend.receive(deliverOrKeep)) {
+                    break;
+                }
+            } catch (ErrnoException e) {
+                receiveFailed = true;
+                LOG.log(Level.ERROR, "reading {0} failed; receive queue {1} takes nothing more from it until the "
+                        + "driver resets the device: {2}", backend, queue.index(), e.getMessage());
+                break;
+            }
+            took = true;
+        }
+        watch(!receiveFailed && waitingLength < 0 && holdsBuffers());
+        return took;
+    }
+
+    /** On the queue's thread, from the backend: delivers {@code frame} if it fits, else keeps a copy. */
+    private boolean deliverOrKeep(VnetHeader header, MemorySegment frame) {
+        long length = frame.byteSize();
+        if (length > TxQueue.MAX_FRAME || fits(length)) {
+            return accept(header, frame);
+        }
+        MemorySegment.copy(frame, 0, waiting, 0, length);
+        waitingHeader.copyFrom(header);
+        waitingLength = length;
+        return true;
+    }
+
+    private boolean holdsBuffers() {
+        lock.lock();
+        try {
+            return running && !held.isEmpty();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Whether a frame of {@code length} bytes can be written now: with mergeable buffers, whether
+     * the held ones have the room, or hold the whole ring (more will not come, so one too big
+     * for them is dropped and counted rather than waiting for ever); else whether one is held
+     * (one too small drops the frame, counted).
+     */
+    private boolean fits(long length) {
+        lock.lock();
+        try {
+            if (!running || held.isEmpty()) {
+                return false;
+            }
+            return !mergeable || heldRoom >= VirtioNet.HDR_SIZE + length || held.size() >= queue.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void watch(boolean on) {
+        if (receiveFd >= 0 && queue != null && on != watching) {
+            queue.watchReadable(on ? receiveFd : -1);
+            watching = on;
         }
     }
 
@@ -188,6 +319,7 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
             return false;
         }
         held.pollFirst();
+        heldRoom -= request.chain().writableLength();
         ChainWriter writer = request.chain().writer();
         out.writeTo(writer, 1);
         writer.write(frame, 0, length);
@@ -210,6 +342,7 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
         long at = 0;
         for (int i = 0; i < buffers; i++) {
             Request request = held.pollFirst();
+            heldRoom -= request.chain().writableLength();
             ChainWriter writer = request.chain().writer();
             if (i == 0) {
                 out.writeTo(writer, buffers);

@@ -13,15 +13,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A TAP interface as a {@link NetBackend}: {@code /dev/net/tun} opened non-blocking with
  * {@code IFF_TAP | IFF_NO_PI | IFF_VNET_HDR} and a 12-byte vnet header
  * ({@code TUNSETVNETHDRSZ}), so every frame carries its offload header both ways. What the
  * driver transmits is written to the TAP on the transmit queue's thread; a full TAP is waited
- * for at most {@link #WRITE_WAIT_MILLIS}, then the frame is dropped and counted. A reader thread
- * of its own takes what the host sends and hands it to the device, waiting in bounded polls so
- * that it stops promptly; it also looks at the interface's administrative state every
+ * for at most {@link #WRITE_WAIT_MILLIS}, then the frame is dropped and counted. What the host
+ * sends is read on the receive queue's thread, which waits on the TAP's descriptor beside its
+ * kick while it holds buffers to receive into ({@link #receiveFd()}): one thread from the TAP to
+ * the driver. A thread of the backend's own looks at the interface's administrative state every
  * {@link #LINK_POLL_MILLIS}, which the device's link follows ({@link #linkUp()}). The offloads
  * the TAP may hand us ({@code TUNSETOFFLOAD}) follow what the driver accepted, each time it
  * starts the device.
@@ -32,10 +34,8 @@ public final class TapBackend implements NetBackend {
 
     /** The longest the transmit queue waits for room in a full TAP before it drops the frame. */
     public static final int WRITE_WAIT_MILLIS = 5;
-    /** How often the reader thread looks whether it should stop. */
-    private static final int READ_POLL_MILLIS = 100;
     /**
-     * How often the reader thread looks at the interface's administrative state: the tun driver
+     * How often the link thread looks at the interface's administrative state: the tun driver
      * tells its file nothing when the host sets the interface down, so it is read from sysfs.
      */
     public static final int LINK_POLL_MILLIS = 100;
@@ -51,13 +51,11 @@ public final class TapBackend implements NetBackend {
     private final MemorySegment rxBuffer = arena.allocate(BUFFER);
     private final VnetHeader rxHeader = new VnetHeader();
     private final AtomicLong full = new AtomicLong();
-    private final AtomicLong undelivered = new AtomicLong();
     private final AtomicLong shortReads = new AtomicLong();
-    private final Thread reader;
+    private final Thread linkWatcher;
     private final Path flagsFile;
-    private volatile FrameSink receiver;
     private volatile LinkListener linkListener;
-    /** The administrative state last seen; written by the reader thread (and before it starts). */
+    /** The administrative state last seen; written by the link thread (and before it starts). */
     private volatile boolean lastUp;
     private volatile boolean running = true;
 
@@ -66,7 +64,8 @@ public final class TapBackend implements NetBackend {
         this.interfaceName = interfaceName;
         this.flagsFile = Path.of("/sys/class/net", interfaceName, "flags");
         this.lastUp = readLinkUp(false);
-        this.reader = Thread.ofPlatform().name("tap-" + interfaceName).daemon(true).unstarted(this::readLoop);
+        this.linkWatcher = Thread.ofPlatform().name("tap-" + interfaceName + "-link").daemon(true)
+                .unstarted(this::watchLinkLoop);
     }
 
     /**
@@ -94,7 +93,7 @@ public final class TapBackend implements NetBackend {
             // Until a driver says what it takes: nothing the device would have to finish itself.
             tap.ioctl(Tun.SETOFFLOAD, 0);
             TapBackend backend = new TapBackend(tap, chosen);
-            backend.reader.start();
+            backend.linkWatcher.start();
             return backend;
         } catch (ErrnoException | RuntimeException e) {
             tap.close();
@@ -112,23 +111,39 @@ public final class TapBackend implements NetBackend {
         return full.get();
     }
 
-    /** Frames read from the TAP while no device was attached. */
-    public long undelivered() {
-        return undelivered.get();
-    }
-
     /** Reads shorter than a vnet header and an Ethernet header, dropped. */
     public long shortReads() {
         return shortReads.get();
     }
 
+    /** Nothing to do: the receive queue reads the TAP itself ({@link #receive}). */
     @Override
-    public void attach(FrameSink sink) {
-        receiver = sink;
+    public void attach(FrameSink sink) {}
+
+    @Override
+    public int receiveFd() {
+        return tap.fd();
+    }
+
+    /** On the receive queue's thread only: {@link #rxBuffer} and {@link #rxHeader} are its own. */
+    @Override
+    public boolean receive(FrameSink sink) throws ErrnoException {
+        long n = tap.read(rxBuffer, BUFFER);
+        if (n < 0) {
+            return false;
+        }
+        if (n < VirtioNet.HDR_SIZE + TxQueue.ETH_HLEN) {
+            shortReads.incrementAndGet();
+            return true;
+        }
+        rxHeader.set(rxBuffer.get(ValueLayout.JAVA_BYTE, 0), rxBuffer.get(ValueLayout.JAVA_BYTE, 1),
+                rxBuffer.get(LE16, 2), rxBuffer.get(LE16, 4), rxBuffer.get(LE16, 6), rxBuffer.get(LE16, 8));
+        sink.accept(rxHeader, rxBuffer.asSlice(VirtioNet.HDR_SIZE, n - VirtioNet.HDR_SIZE));
+        return true;
     }
 
     /**
-     * Whether the interface is administratively up on the host ({@code IFF_UP}), as the reader
+     * Whether the interface is administratively up on the host ({@code IFF_UP}), as the link
      * thread last saw it (at most {@link #LINK_POLL_MILLIS} ago).
      */
     @Override
@@ -153,7 +168,7 @@ public final class TapBackend implements NetBackend {
         }
     }
 
-    /** On the reader thread: tells the listener when the administrative state changed. */
+    /** On the link thread: tells the listener when the administrative state changed. */
     private void lookAtLink() {
         boolean up = readLinkUp(lastUp);
         if (up != lastUp) {
@@ -216,51 +231,24 @@ public final class TapBackend implements NetBackend {
 
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
-    private void readLoop() {
-        long linkLooked = System.nanoTime();
+    private void watchLinkLoop() {
         while (running) {
-            try {
-                long now = System.nanoTime();
-                if (now - linkLooked >= LINK_POLL_NANOS) {
-                    linkLooked = now;
-                    lookAtLink();
-                }
-                if (!tap.awaitReadable(READ_POLL_MILLIS)) {
-                    continue;
-                }
-                long n = tap.read(rxBuffer, BUFFER);
-                if (n < 0) {
-                    continue;
-                }
-                if (n < VirtioNet.HDR_SIZE + TxQueue.ETH_HLEN) {
-                    shortReads.incrementAndGet();
-                    continue;
-                }
-                rxHeader.set(rxBuffer.get(ValueLayout.JAVA_BYTE, 0), rxBuffer.get(ValueLayout.JAVA_BYTE, 1),
-                        rxBuffer.get(LE16, 2), rxBuffer.get(LE16, 4), rxBuffer.get(LE16, 6), rxBuffer.get(LE16, 8));
-                FrameSink sink = receiver;
-                if (sink == null) {
-                    undelivered.incrementAndGet();
-                    continue;
-                }
-                sink.accept(rxHeader, rxBuffer.asSlice(VirtioNet.HDR_SIZE, n - VirtioNet.HDR_SIZE));
-            } catch (ErrnoException | RuntimeException e) {
-                if (running) {
-                    LOG.log(Level.ERROR, "{0}: reading the TAP failed; the reader stops: {1}", interfaceName, e.toString());
-                }
-                return;
-            }
+            lookAtLink();
+            LockSupport.parkNanos(LINK_POLL_NANOS); // close() unparks it
         }
     }
 
-    /** Stops the reader (within its poll interval) and closes the TAP. */
+    /**
+     * Stops the link thread and closes the TAP; the device reading it must have stopped (closed)
+     * first.
+     */
     @Override
     public void close() {
         running = false;
-        receiver = null;
         linkListener = null;
+        LockSupport.unpark(linkWatcher);
         try {
-            reader.join(READ_POLL_MILLIS * 20L);
+            linkWatcher.join(LINK_POLL_MILLIS * 20L);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -269,9 +257,7 @@ public final class TapBackend implements NetBackend {
         } catch (ErrnoException e) {
             LOG.log(Level.WARNING, "{0}: closing the TAP: {1}", interfaceName, e.getMessage());
         }
-        if (!reader.isAlive()) {
-            arena.close();
-        }
+        arena.close();
     }
 
     @Override

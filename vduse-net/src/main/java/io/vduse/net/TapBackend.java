@@ -27,6 +27,13 @@ import java.util.concurrent.locks.LockSupport;
  * {@link #LINK_POLL_MILLIS}, which the device's link follows ({@link #linkUp()}). The offloads
  * the TAP may hand us ({@code TUNSETOFFLOAD}) follow what the driver accepted, each time it
  * starts the device.
+ *
+ * <p>A TAP this backend creates is made persistent ({@code TUNSETPERSIST}) while it is open, and
+ * marked as the tool's in the runtime directory ({@code DIR/vduse-net-taps/TAP}): {@link #close()}
+ * removes it, but a process killed with it open leaves it in the kernel, up, with its addresses
+ * and routes, as it leaves the VDUSE device. A backend opened with {@code takeOver} then attaches
+ * to that TAP and removes it at its own close, as if it had made it; a persistent TAP that is not
+ * marked (one an administrator made with {@code ip tuntap add}) is attached to and left as found.
  */
 public final class TapBackend implements NetBackend {
 
@@ -43,6 +50,8 @@ public final class TapBackend implements NetBackend {
     /** {@code IFF_UP} in an interface's {@code flags} ({@code <linux/if.h>}). */
     private static final int IFF_UP = 0x1;
     private static final int BUFFER = VirtioNet.HDR_SIZE + TxQueue.MAX_FRAME;
+    /** Under the runtime directory: one empty file per TAP a vduse-net made and has not removed yet. */
+    static final String MARKS = "vduse-net-taps";
 
     private final NonBlockingFile tap;
     private final String interfaceName;
@@ -54,14 +63,23 @@ public final class TapBackend implements NetBackend {
     private final AtomicLong shortReads = new AtomicLong();
     private final Thread linkWatcher;
     private final Path flagsFile;
+    /** Whether {@link #close()} removes the interface: this backend made it, or took over one the tool made. */
+    private final boolean owned;
+    private final boolean created;
+    private final Path mark;
     private volatile LinkListener linkListener;
     /** The administrative state last seen; written by the link thread (and before it starts). */
     private volatile boolean lastUp;
     private volatile boolean running = true;
+    /** Set by the first {@link #close()} or {@link #detach()}. */
+    private boolean ended;
 
-    private TapBackend(NonBlockingFile tap, String interfaceName) {
+    private TapBackend(NonBlockingFile tap, String interfaceName, boolean owned, boolean created, Path mark) {
         this.tap = tap;
         this.interfaceName = interfaceName;
+        this.owned = owned;
+        this.created = created;
+        this.mark = mark;
         this.flagsFile = Path.of("/sys/class/net", interfaceName, "flags");
         this.lastUp = readLinkUp(false);
         this.linkWatcher = Thread.ofPlatform().name("tap-" + interfaceName + "-link").daemon(true)
@@ -70,40 +88,116 @@ public final class TapBackend implements NetBackend {
 
     /**
      * Creates (or attaches to a persistent) TAP interface {@code name}; an empty name lets the
-     * kernel choose ({@code tap%d}). A TAP this makes goes away when the backend closes.
+     * kernel choose ({@code tap%d}). A TAP this makes is persistent until the backend closes,
+     * which removes it; a process killed before leaves it, marked under {@code runtimeDirectory}
+     * (see the class comment).
      *
+     * @param takeOver whether a persistent TAP the tool made and left (marked) becomes this
+     *     backend's, removed at its close; without, it is attached to and left as found
      * @throws ErrnoException what {@code /dev/net/tun} answered (EPERM without CAP_NET_ADMIN,
      *     EBUSY if another process holds the interface, EINVAL for a name of 16 bytes or more)
      */
-    public static TapBackend open(String name) throws ErrnoException {
+    public static TapBackend open(String name, Path runtimeDirectory, boolean takeOver) throws ErrnoException {
         byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
         if (nameBytes.length >= Tun.IFNAMSIZ) {
             throw new IllegalArgumentException("interface name '" + name + "' is longer than " + (Tun.IFNAMSIZ - 1)
                     + " bytes");
         }
         NonBlockingFile tap = NonBlockingFile.open(Path.of("/dev/net/tun"));
+        Path persisted = null; // the mark of a TAP made persistent here, to undo if the open fails after
+        String chosen = name;
         try (Arena call = Arena.ofConfined()) {
             MemorySegment ifreq = call.allocate(Tun.IFREQ_SIZE);
             MemorySegment.copy(nameBytes, 0, ifreq, ValueLayout.JAVA_BYTE, 0, nameBytes.length);
             ifreq.set(ValueLayout.JAVA_SHORT, Tun.IFREQ_FLAGS, (short) (Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR));
             tap.ioctl(Tun.SETIFF, ifreq);
-            String chosen = ifreq.getString(0, StandardCharsets.US_ASCII);
+            chosen = ifreq.getString(0, StandardCharsets.US_ASCII);
             MemorySegment size = call.allocateFrom(ValueLayout.JAVA_INT, VirtioNet.HDR_SIZE);
             tap.ioctl(Tun.SETVNETHDRSZ, size);
             // Until a driver says what it takes: nothing the device would have to finish itself.
             tap.ioctl(Tun.SETOFFLOAD, 0);
-            TapBackend backend = new TapBackend(tap, chosen);
+            tap.ioctl(Tun.GETIFF, ifreq);
+            boolean found = (ifreq.get(ValueLayout.JAVA_SHORT, Tun.IFREQ_FLAGS) & Tun.IFF_PERSIST) != 0;
+            Path mark = runtimeDirectory.resolve(MARKS).resolve(chosen);
+            boolean owned;
+            if (found) {
+                owned = takeOver && Files.exists(mark);
+            } else {
+                persisted = persist(tap, chosen, mark) ? mark : null;
+                owned = true;
+            }
+            TapBackend backend = new TapBackend(tap, chosen, owned, !found, mark);
             backend.linkWatcher.start();
             return backend;
         } catch (ErrnoException | RuntimeException e) {
+            if (persisted != null) {
+                unpersist(tap, chosen, persisted);
+            }
             tap.close();
             throw e;
+        }
+    }
+
+    /**
+     * Marks the TAP just made, then makes it persistent, so that it outlives a killed process;
+     * whether it is. Without the mark a process taking over could not tell it from an
+     * administrator's TAP: then it is left as it was, going away with its file.
+     */
+    private static boolean persist(NonBlockingFile tap, String name, Path mark) {
+        try {
+            Files.createDirectories(mark.getParent());
+            Files.write(mark, new byte[0]);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "{0}: cannot mark the TAP in {1} ({2}): it goes away if this process is killed",
+                    name, mark.getParent(), e.toString());
+            return false;
+        }
+        try {
+            tap.ioctl(Tun.SETPERSIST, 1);
+            return true;
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "{0}: TUNSETPERSIST refused ({1}): the TAP goes away if this process is killed",
+                    name, e.getMessage());
+            deleteMark(name, mark);
+            return false;
+        }
+    }
+
+    /** Lets the TAP go with its last file again, and forgets its mark. */
+    private static void unpersist(NonBlockingFile tap, String name, Path mark) {
+        try {
+            tap.ioctl(Tun.SETPERSIST, 0);
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "{0}: TUNSETPERSIST 0 refused ({1}): the TAP stays (ip tuntap del dev {0} mode tap)",
+                    name, e.getMessage());
+        }
+        deleteMark(name, mark);
+    }
+
+    private static void deleteMark(String name, Path mark) {
+        try {
+            Files.deleteIfExists(mark);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "{0}: cannot delete its mark {1}: {2}", name, mark, e.toString());
         }
     }
 
     /** The interface's name, as the kernel gave it. */
     public String interfaceName() {
         return interfaceName;
+    }
+
+    /**
+     * Whether this backend made the interface (it did not exist); one it attached to, left by a
+     * killed process or made by an administrator, is not.
+     */
+    public boolean created() {
+        return created;
+    }
+
+    /** Whether {@link #close()} removes the interface: it made it, or took over one the tool left. */
+    public boolean owned() {
+        return owned;
     }
 
     /** Frames dropped because the TAP stayed full for {@link #WRITE_WAIT_MILLIS}. */
@@ -239,11 +333,29 @@ public final class TapBackend implements NetBackend {
     }
 
     /**
-     * Stops the link thread and closes the TAP; the device reading it must have stopped (closed)
-     * first.
+     * Stops the link thread and closes the TAP (the device reading it must have stopped first); one
+     * it {@linkplain #owned() owns} goes away, any other stays as it was found.
      */
     @Override
     public void close() {
+        end(owned);
+    }
+
+    /**
+     * Stops the link thread and closes the TAP but leaves it in the kernel, persistent and
+     * marked, with its addresses and state, as a killed process does: for a process that takes
+     * the device over ({@code takeOver}), or one whose start failed with a TAP it found.
+     * {@link #close()} afterwards does nothing.
+     */
+    public void detach() {
+        end(false);
+    }
+
+    private synchronized void end(boolean remove) {
+        if (ended) {
+            return;
+        }
+        ended = true;
         running = false;
         linkListener = null;
         LockSupport.unpark(linkWatcher);
@@ -251,6 +363,9 @@ public final class TapBackend implements NetBackend {
             linkWatcher.join(LINK_POLL_MILLIS * 20L);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (remove) {
+            unpersist(tap, interfaceName, mark);
         }
         try {
             tap.close();

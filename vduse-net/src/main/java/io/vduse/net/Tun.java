@@ -8,6 +8,10 @@ final class Tun {
 
     /** {@code TUNSETIFF}: attaches the file to an interface, {@code struct ifreq} with name and flags. */
     static final Ioctl SETIFF = Ioctl.write("TUNSETIFF", 'T', 202, ValueLayout.JAVA_INT);
+    /** {@code TUNSETPERSIST}: whether the interface outlives its last file; the argument is the number itself. */
+    static final Ioctl SETPERSIST = Ioctl.write("TUNSETPERSIST", 'T', 203, ValueLayout.JAVA_INT);
+    /** {@code TUNGETIFF}: the interface's name and flags ({@code IFF_PERSIST} among them) into a {@code struct ifreq}. */
+    static final Ioctl GETIFF = Ioctl.read("TUNGETIFF", 'T', 210, ValueLayout.JAVA_INT);
     /** {@code TUNSETOFFLOAD}: the offloads this side takes in frames it reads; the argument is the number itself. */
     static final Ioctl SETOFFLOAD = Ioctl.write("TUNSETOFFLOAD", 'T', 208, ValueLayout.JAVA_INT);
     /** {@code TUNSETVNETHDRSZ}: the size of the virtio-net header before each frame, an int by pointer. */
@@ -17,6 +21,8 @@ final class Tun {
     static final short IFF_TAP = 0x0002;
     /** {@code IFF_NO_PI}: no packet-information prefix. */
     static final short IFF_NO_PI = 0x1000;
+    /** {@code IFF_PERSIST}: the interface stays when its last file closes ({@code TUNGETIFF} says so). */
+    static final short IFF_PERSIST = 0x0800;
     /** {@code IFF_VNET_HDR}: a {@code virtio_net_hdr} before each frame. */
     static final short IFF_VNET_HDR = 0x4000;
 

@@ -16,23 +16,29 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link TapBackend} on this machine's {@code /dev/net/tun} (skipped where there is none, or
  * without CAP_NET_ADMIN): the interface it makes, frames written into the host's stack, frames
- * the host sends read back, and a device on the simulated kernel bridged to the TAP. Each TAP
- * is made by the test and goes away when its backend closes.
+ * the host sends read back, and a device on the simulated kernel bridged to the TAP; a TAP
+ * left by a killed process (persistent, up, with its address) taken over and removed. Each TAP
+ * is made by the test and goes away when its backend (or the test) closes it.
  */
 class TapBackendTest {
 
     private static final Path TUN = Path.of("/dev/net/tun");
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
+    /** The runtime directory the tool's marks go to ({@code VduseKernel.runtimeDirectory()}). */
+    @TempDir
+    static Path runtime;
+
     @BeforeAll
     static void needsTun() {
         assumeThat(Files.exists(TUN)).as("/dev/net/tun exists").isTrue();
         try {
-            TapBackend.open(name()).close();
+            TapBackend.open(name(), runtime, false).close();
         } catch (ErrnoException e) {
             assumeThat(e.getMessage()).as("may create a TAP (CAP_NET_ADMIN)").isNull();
         }
@@ -56,14 +62,27 @@ class TapBackendTest {
 
     /** {@code ip link set dev TAP up|down}, as an administrator on the host does. */
     private static void set(String tap, String state) throws Exception {
+        ip("link", "set", "dev", tap, state);
+    }
+
+    /** Runs {@code ip ARGS...} (iproute2; the test is skipped without it) and asks for success; its output. */
+    private static String ip(String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("ip"));
+        command.addAll(List.of(args));
         Process ip;
         try {
-            ip = new ProcessBuilder("ip", "link", "set", "dev", tap, state).inheritIO().start();
+            ip = new ProcessBuilder(command).redirectErrorStream(true).start();
         } catch (IOException e) {
-            assumeThat(e.getMessage()).as("the ip tool (iproute2) to set the TAP " + state).isNull();
-            return;
+            assumeThat(e.getMessage()).as("the ip tool (iproute2) for " + command).isNull();
+            return "";
         }
-        assertThat(ip.waitFor()).as("ip link set dev %s %s", tap, state).isZero();
+        String output = new String(ip.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(ip.waitFor()).as("%s: %s", command, output).isZero();
+        return output;
+    }
+
+    private static int tunFlags(String tap) throws IOException {
+        return Integer.decode(Files.readString(sys(tap, "tun_flags")).strip());
     }
 
     private static int linkStatus(GuestNic nic) {
@@ -74,7 +93,7 @@ class TapBackendTest {
     void theDevicesLinkFollowsTheTapsAdministrativeStateWithAConfigInterruptEachTime() throws Exception {
         String name = name();
         SimulatedKernel kernel = new SimulatedKernel();
-        try (TapBackend tap = TapBackend.open(name);
+        try (TapBackend tap = TapBackend.open(name, runtime, false);
                 VirtioNetDevice device = VirtioNetDevice.start(NetOptions.of("netlink"), tap, kernel);
                 GuestNic nic = new GuestNic(kernel, "netlink", SimulatedDriver.Options.defaults().withQueueSize(64))) {
             // A TAP is made down: so is the link the driver finds.
@@ -105,13 +124,68 @@ class TapBackendTest {
     @Test
     void theInterfaceIsATapWithVnetHeadersAndGoesAwayWithTheBackend() throws Exception {
         String name = name();
-        try (TapBackend tap = TapBackend.open(name)) {
+        try (TapBackend tap = TapBackend.open(name, runtime, false)) {
             assertThat(tap.interfaceName()).isEqualTo(name);
+            assertThat(tap.created()).isTrue();
             int flags = Integer.decode(Files.readString(sys(name, "tun_flags")).strip());
             assertThat(flags & (Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR))
                     .isEqualTo(Tun.IFF_TAP | Tun.IFF_NO_PI | Tun.IFF_VNET_HDR);
         }
         assertThat(sys(name, "tun_flags")).doesNotExist();
+        assertThat(runtime.resolve(TapBackend.MARKS).resolve(name)).doesNotExist();
+    }
+
+    @Test
+    void aTapLeftByAKilledProcessStaysUpWithItsAddressAndTheProcessTakingOverRemovesIt() throws Exception {
+        String name = name();
+        Path mark = runtime.resolve(TapBackend.MARKS).resolve(name);
+        try {
+            TapBackend first = TapBackend.open(name, runtime, false);
+            // Persistent while it is open, marked as the tool's.
+            assertThat(tunFlags(name) & Tun.IFF_PERSIST).isEqualTo(Tun.IFF_PERSIST);
+            assertThat(mark).exists();
+            up(name);
+            ip("addr", "add", "198.51.100.7/32", "dev", name);
+            first.detach(); // its file closed as a kill closes it; nothing else done
+
+            assertThat(sys(name, "tun_flags")).as("the TAP outlives its process").exists();
+            assertThat(ip("-o", "addr", "show", "dev", name)).contains("198.51.100.7/32");
+            // A start without --reconnect attaches to it and leaves it as it found it.
+            try (TapBackend attached = TapBackend.open(name, runtime, false)) {
+                assertThat(attached.created()).isFalse();
+                assertThat(attached.owned()).isFalse();
+            }
+            assertThat(sys(name, "tun_flags")).exists();
+            assertThat(mark).exists();
+
+            try (TapBackend second = TapBackend.open(name, runtime, true)) {
+                assertThat(second.created()).isFalse();
+                assertThat(second.owned()).isTrue();
+                assertThat(second.linkUp()).as("still up, as the administrator left it").isTrue();
+                assertThat(ip("-o", "addr", "show", "dev", name)).contains("198.51.100.7/32");
+            }
+            assertThat(sys(name, "tun_flags")).as("removed at the stop of the one that took it over").doesNotExist();
+            assertThat(mark).doesNotExist();
+        } finally {
+            if (Files.exists(sys(name, "tun_flags"))) {
+                ip("tuntap", "del", "dev", name, "mode", "tap");
+            }
+        }
+    }
+
+    @Test
+    void aPersistentTapAnAdministratorMadeIsLeftAsFoundEvenWhenTakingOver() throws Exception {
+        String name = name();
+        ip("tuntap", "add", "dev", name, "mode", "tap");
+        try {
+            try (TapBackend tap = TapBackend.open(name, runtime, true)) {
+                assertThat(tap.created()).isFalse();
+                assertThat(tap.owned()).isFalse();
+            }
+            assertThat(tunFlags(name) & Tun.IFF_PERSIST).isEqualTo(Tun.IFF_PERSIST);
+        } finally {
+            ip("tuntap", "del", "dev", name, "mode", "tap");
+        }
     }
 
     @Test
@@ -120,11 +194,14 @@ class TapBackendTest {
         assertThat(Tun.SETIFF.request()).isEqualTo(0x400454caL);
         assertThat(Tun.SETOFFLOAD.request()).isEqualTo(0x400454d0L);
         assertThat(Tun.SETVNETHDRSZ.request()).isEqualTo(0x400454d8L);
+        // _IOW('T', 203, int), _IOR('T', 210, unsigned int).
+        assertThat(Tun.SETPERSIST.request()).isEqualTo(0x400454cbL);
+        assertThat(Tun.GETIFF.request()).isEqualTo(0x800454d2L);
     }
 
     @Test
     void aNameTooLongIsRefusedBeforeTheKernelSeesIt() {
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TapBackend.open("a-name-of-16-bytes"))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TapBackend.open("a-name-of-16-bytes", runtime, false))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("longer than 15");
     }
 
@@ -132,7 +209,7 @@ class TapBackendTest {
     void aDeviceBridgedToTheTapSendsIntoTheHostAndReceivesWhatTheHostSends() throws Exception {
         String name = name();
         SimulatedKernel kernel = new SimulatedKernel();
-        try (TapBackend tap = TapBackend.open(name);
+        try (TapBackend tap = TapBackend.open(name, runtime, false);
                 VirtioNetDevice device = VirtioNetDevice.start(NetOptions.of("nettap"), tap, kernel);
                 GuestNic nic = new GuestNic(kernel, "nettap", SimulatedDriver.Options.defaults().withQueueSize(64))) {
             up(name);

@@ -65,11 +65,20 @@ final class NetService {
         });
         try {
             if (second == null) {
-                TapBackend backend = TapBackend.open(tap);
+                TapBackend backend = TapBackend.open(tap, kernel.runtimeDirectory(), first.reconnect());
                 made.add(backend);
-                devices.add(start(first, backend, made));
+                try {
+                    devices.add(start(first, backend, made));
+                } catch (VduseException | RuntimeException e) {
+                    // A TAP this found (a killed process's, with its addresses) stays for the next try.
+                    if (!backend.created()) {
+                        backend.detach();
+                    }
+                    throw e;
+                }
                 out.println("vduse-net: device " + first.name() + " (" + first.mac() + ", mtu " + first.mtu()
-                        + ") bridged to TAP " + backend.interfaceName() + (first.reconnect() ? ", reconnected" : ""));
+                        + ") bridged to " + (backend.created() ? "TAP " : "the existing TAP ") + backend.interfaceName()
+                        + (first.reconnect() ? ", reconnected" : ""));
             } else {
                 VirtualCable cable = new VirtualCable();
                 devices.add(start(first, cable.left(), made));

@@ -38,7 +38,9 @@ final class VduseNetCommand implements Callable<Integer> {
     String name;
 
     @Option(names = "--tap", paramLabel = "TAP",
-            description = "The TAP interface to bridge to, created if it does not exist (at most 15 bytes).")
+            description = "The TAP interface to bridge to, created if it does not exist (at most 15 bytes); one "
+                    + "created is persistent while vduse-net runs, so that a kill leaves it for --reconnect, and "
+                    + "removed at the stop. An existing one is left as found.")
     String tap;
 
     @Option(names = "--peer", paramLabel = "NAME2",
@@ -67,7 +69,8 @@ final class VduseNetCommand implements Callable<Integer> {
     @Option(names = "--reconnect",
             description = "Take over the device(s) of these names that a stopped or killed vduse-net left in the "
                     + "kernel, instead of creating them: the driver keeps its interface (and its name); give the "
-                    + "same --mac and --mtu, which the kernel kept. A --tap is made anew and starts down.")
+                    + "same --mac and --mtu, which the kernel kept. The --tap the killed process made stays (up, "
+                    + "with its addresses) and is taken over, to be removed at this one's stop.")
     boolean reconnect;
 
     @Option(names = "--stats-interval", paramLabel = "SECONDS", defaultValue = "0",

@@ -14,9 +14,14 @@ import org.junit.jupiter.api.Test;
  * vduse-net process per backend: with {@code --tap} the device is a netdev under virtio_net that,
  * in a network namespace, pings the TAP's address in the root namespace and passes 64 MiB over
  * TCP each way (out at MTU 1500, in at 9000) with the checksum equal; the TAP set down and up on
- * the host is seen as the carrier in the namespace's {@code ip link}; SIGUSR1 prints the
- * counters. With {@code --peer}, two namespaces on the two devices ping each other and pass the
- * same 64 MiB.
+ * the host is seen as the carrier in the namespace's {@code ip link}; the tool killed with
+ * SIGKILL in the middle of another 64 MiB and started again with {@code --reconnect} takes the
+ * device and its TAP over, the interface keeps its name, and the transfer completes with the
+ * checksum equal (TCP retransmits); SIGUSR1 prints the counters. With {@code --peer}, two
+ * namespaces on the two devices ping each other and pass the same 64 MiB.
+ *
+ * <p>Its guest run is bounded by at least {@value #TIMEOUT_SECONDS} s (or {@value GuestVm#TIMEOUT}
+ * if longer): the reconnect adds a JVM start and TCP's backed-off retransmit to the run.
  */
 @Order(4) // where it starts: see vduse.it.parallel in the pom
 class NetDeviceTest {
@@ -24,12 +29,16 @@ class NetDeviceTest {
     /** System property: the vduse-net launcher script (set by the module's pom). */
     static final String LAUNCHER = "vduse.it.net.launcher";
 
+    /** The least bound of the guest run, seconds (runs without the reconnect took 391 to 746 s). */
+    static final long TIMEOUT_SECONDS = 1500;
+
     private static BlkGuestRun run;
 
     /** Boots the guest for the first test only (per test, so that a skip is reported per test). */
     @BeforeEach
     void runTheChecksOnce() {
         GuestVm vm = GuestVm.acquire();
+        vm = vm.withTimeout(Math.max(TIMEOUT_SECONDS, Long.getLong(GuestVm.TIMEOUT, 900)));
         synchronized (NetDeviceTest.class) {
             if (run == null) {
                 String launcher = Path.of(System.getProperty(LAUNCHER, "../vduse-net/bin/vduse-net"))
@@ -79,6 +88,23 @@ class NetDeviceTest {
         expect("tap_link_down", "down");
         expect("tap_link_up", "up");
         expect("tap_ping_after_link_rc", "0");
+    }
+
+    @Test
+    void aTransferSurvivesTheToolKilledAndRestartedWithReconnectAndTheInterfaceKeepsItsName() {
+        // Killed mid-transfer: something had arrived, far from all.
+        long atKill = Long.parseLong(run.check("recon_bytes_at_kill"));
+        assertThat(atKill).as(run.result.describe()).isGreaterThan(0).isLessThan(64L << 20);
+        expect("recon_sender_alive", "yes");
+        // The kernel kept the device, and the TAP (persistent while the tool held it) its address.
+        expect("recon_tap_kept", "10.77.0.1/24,1");
+        expect("recon_device_kept", "present");
+        expect("recon_ready", "0");
+        expect("recon_took_over", "1");
+        expect("recon_same_netdev", "same");
+        expect("recon_tx_rc", "0");
+        expect("recon_tx_sum", "equal");
+        expect("recon_ping_rc", "0");
     }
 
     @Test

@@ -5,7 +5,9 @@
 #     over TCP from the namespace to the root (the device's transmit side) arrives with its
 #     checksum equal; at MTU 9000 the same from the root into the namespace (its receive side);
 #     the TAP set down on the host shows as NO-CARRIER in the namespace's `ip link`, and up again;
-#     SIGUSR1 prints the counters;
+#     SIGKILL of the tool mid-transfer (64 MiB to the root) and a restart with --reconnect: the
+#     interface keeps its name, the TAP its address, and the transfer completes (TCP retransmits);
+#     SIGUSR1 prints the counters; SIGTERM removes the device and the TAP taken over;
 #   - vduse-net --peer (the cable): two namespaces, one VDUSE netdev each, ping each other and
 #     pass the same 64 MiB.
 # Both tools start at the beginning, so that their JVMs start side by side. Each step prints a
@@ -81,10 +83,22 @@ await_carrier() {
     echo "$c"
 }
 
+# tcp_counters NS: namespace NS's TCP counters RetransSegs, TCPTimeouts and TCPSpuriousRtxHostQueues
+# (a retransmit not sent because the segment was still in the host's queue: the device's ring).
+tcp_counters() {
+    ip netns exec "$1" awk '$1 == "Tcp:" || $1 == "TcpExt:" {
+        if (!($1 in seen)) { seen[$1] = 1; for (i = 2; i <= NF; i++) name[$1, i] = $i; next }
+        for (i = 2; i <= NF; i++) value[name[$1, i]] = $i
+    } END { print value["RetransSegs"] + 0, value["TCPTimeouts"] + 0, value["TCPSpuriousRtxHostQueues"] + 0 }' \
+        /proc/net/snmp /proc/net/netstat
+}
+
 # ---- modules, data, both tools ---------------------------------------------------------------
 for m in vduse vdpa virtio_vdpa virtio_net tun; do load_module "$m" || break; done; check modules_rc $?
 export VDUSE_NET_JAVA_OPTS
-"$NET" --name vnet0 --tap vtap0 --mtu 9000 --stats-interval 20 >"$LOGS/vnet0.log" 2>&1 &
+# A MAC of its own: the --reconnect below must give the same one (the kernel kept the config space).
+TAP_MAC=02:00:00:77:00:02
+"$NET" --name vnet0 --tap vtap0 --mac "$TAP_MAC" --mtu 9000 --stats-interval 20 >"$LOGS/vnet0.log" 2>&1 &
 TAP_PID=$!
 "$NET" --name vca --peer vcb --stats-interval 20 >"$LOGS/vca.log" 2>&1 &
 CABLE_PID=$!
@@ -135,6 +149,60 @@ ip link set dev vtap0 up
 check tap_link_up "$(await_carrier ns0 "$IF" up)"
 step tap_link_up
 ip netns exec ns0 busybox ping -c 1 -W 10 10.77.0.1 >/dev/null 2>&1; check tap_ping_after_link_rc $?
+
+# ---- --reconnect: SIGKILL mid-transfer, a new process takes the device and the TAP over ----------
+# 64 MiB from the namespace to the root at MTU 9000, received into a file so that its size is what
+# had arrived. Once 2 MiB have, the tool is killed: the kernel keeps the VDUSE device (the driver
+# is not reset: the interface keeps its name and address in ns0), and the TAP, persistent while
+# the tool held it, stays up with 10.77.0.1. The sender's TCP retransmits, backing off, until
+# `--reconnect` serves the device again from the queues' in-flight logs; the connection in the
+# root namespace is never touched. Bounded at 900 s: the new JVM was ready 60 to 70 s after the
+# kill on a quiet machine (a JVM start took 130 s on a loaded one), and the retransmit timer
+# doubles, so the transfer may wait about as long again after that.
+read -r RETRANS0 TIMEOUTS0 HELD0 <<<"$(tcp_counters ns0)"
+TAP_RX0=$(cat /sys/class/net/vtap0/statistics/rx_bytes)
+timeout 900 busybox nc -l -p 5004 >/tmp/recon.bin &
+RECV_PID=$!
+for _ in $(seq 1 100); do ss -ltnH "sport = :5004" | grep -q . && break; sleep 0.1; done
+ip netns exec ns0 timeout 900 bash -c "cat /tmp/data >/dev/tcp/10.77.0.1/5004" &
+SEND_PID=$!
+KILL_DEADLINE=$(( $(date +%s) + 120 ))
+while (( $(stat -c %s /tmp/recon.bin) < 2097152 && $(date +%s) < KILL_DEADLINE )); do sleep 0.05; done
+kill -KILL $TAP_PID
+wait $TAP_PID 2>/dev/null
+check recon_bytes_at_kill "$(stat -c %s /tmp/recon.bin)"
+# (What the TAP had taken from the device by then, headers included: the receiver's socket still
+# holds some of it, which reaches the file while the device is dead.)
+check recon_tap_rx_bytes_at_kill $(( $(cat /sys/class/net/vtap0/statistics/rx_bytes) - TAP_RX0 ))
+check recon_sender_alive "$(kill -0 $SEND_PID 2>/dev/null && echo yes || echo no)"
+step recon_kill
+ip link show dev vtap0
+# Its address, and IFF_UP (1) from its flags: as it was before the kill.
+check recon_tap_kept "$(ip -o -4 addr show dev vtap0 2>/dev/null | awk '{print $4}'),$(( $(cat /sys/class/net/vtap0/flags 2>/dev/null || echo 0) & 1 ))"
+check recon_device_kept "$([[ -e /dev/vduse/vnet0 ]] && vdpa dev show vnet0 >/dev/null 2>&1 && echo present || echo absent)"
+mv "$LOGS/vnet0.log" "$LOGS/vnet0-first.log"
+"$NET" --name vnet0 --tap vtap0 --mac "$TAP_MAC" --mtu 9000 --reconnect --stats-interval 20 >"$LOGS/vnet0.log" 2>&1 &
+TAP_PID=$!
+ready_net vnet0 $TAP_PID; READY=$?; check recon_ready $READY
+# (Without the device the transfer would wait for its 900 s: end it.)
+(( READY == 0 )) || kill $SEND_PID $RECV_PID 2>/dev/null
+check recon_took_over "$(grep -c '^vduse-net: device vnet0 .* bridged to the existing TAP vtap0, reconnected' "$LOGS/vnet0.log")"
+check recon_bytes_at_ready "$(stat -c %s /tmp/recon.bin)"
+# (The namespace's own sysfs, which ip netns exec mounts, lists the netdev under the vDPA device.)
+NOW_IF=$(ip netns exec ns0 bash -c 'ls /sys/bus/vdpa/devices/vnet0/virtio*/net/' 2>/dev/null | head -n 1)
+check recon_same_netdev "$([[ "$NOW_IF" == "$IF" ]] && echo same || echo "'$NOW_IF', not $IF")"
+step recon_restart
+wait $SEND_PID; check recon_tx_rc $?
+wait $RECV_PID
+[[ "$(sha256sum </tmp/recon.bin | cut -d' ' -f1)" == "$DATA_SUM" ]] && check recon_tx_sum equal \
+    || check recon_tx_sum "$(stat -c %s /tmp/recon.bin) bytes, not equal"
+rm -f /tmp/recon.bin
+read -r RETRANS TIMEOUTS HELD <<<"$(tcp_counters ns0)"
+check recon_tcp "retransmitted $((RETRANS - RETRANS0)), timeouts $((TIMEOUTS - TIMEOUTS0)), held in the host queue $((HELD - HELD0))"
+step recon_resume
+ip netns exec ns0 busybox ping -c 3 -W 10 10.77.0.1 >/dev/null 2>&1; check recon_ping_rc $?
+log "vduse-net vnet0 log of the killed process:"; cat "$LOGS/vnet0-first.log"
+step recon_ping
 
 # ---- counters, stop ----------------------------------------------------------------------------
 counters vnet0 $TAP_PID "^vduse-net: vnet0: "; check tap_usr1 $?

@@ -6,8 +6,7 @@
 #                                    ms for rtt: the average round trip of 20 pings)
 #   CPU setup seconds                the device process's CPU time over the measured rounds
 # The setups: veth (a veth pair: no device process, the ceiling), ours (vduse-net --tap) and
-# dpdk and dpdk-tso (dpdk-testpmd: its vhost PMD's VDUSE port forwarding to its TAP PMD in io
-# mode; the second with segmentation offloads).
+# dpdk (dpdk-testpmd: its vhost PMD's VDUSE port forwarding to its TAP PMD in io mode).
 #
 # Needs: ROOT (the trixie root with dpdk-testpmd and iperf3: make-trixie-root --net-bench), NET
 # (the vduse-net launcher), RUNTIME, WARMUP, ROUNDS; VDUSE_NET_JAVA_OPTS is passed on to ours.
@@ -25,7 +24,7 @@ in_root iperf3 --version | head -n 1
 echo "ours: VDUSE_NET_JAVA_OPTS=${VDUSE_NET_JAVA_OPTS:-}"
 
 declare -A IF ADDR PID PORT
-SETUPS="veth ours dpdk dpdk-tso"
+SETUPS="veth ours dpdk"
 # Setup s talks from namespace ns-s, address 10.8N.0.2, to 10.8N.0.1 in the root namespace.
 n=1
 for s in $SETUPS; do ADDR[$s]=10.8$n.0; n=$((n + 1)); ip netns add "ns-$s"; ip -n "ns-$s" link set lo up; done
@@ -48,12 +47,15 @@ start_pmd() {
     PID[$1]=$!
 }
 # dpdk: the vhost PMD's defaults (no segmentation offload offered to the driver: 1500-byte frames).
+# (A second instance with the vhost PMD's tso=1 and the TAP PMD's TSO, beside this one, left the
+# run waiting for ever after the first VDUSE netdev came up: not looked into yet.)
 start_pmd dpdk 0
-# dpdk-tso: the vhost PMD offers TSO (tso=1) and the TAP PMD segments what needs it (its TX
-# offloads IPv4, UDP and TCP checksums, TCP TSO, multi-segment mbufs).
-start_pmd dpdk-tso 1 ",tso=1" "--tx-offloads=0x802e"
-# pmd SETUP start|stop: that testpmd's forwarding on or off.
-pmd() { echo "$2" >"/tmp/$1.in"; sleep 0.5; }
+# pmd SETUP start|stop: that testpmd's forwarding on or off; 1 if it is gone (a write to its
+# stdin, a FIFO without a reader, would wait for ever).
+pmd() {
+    kill -0 "${PID[$1]}" 2>/dev/null || { log "$1: testpmd is gone:"; tail -n 5 "/tmp/$1.log"; return 1; }
+    timeout 5 bash -c "echo $2 >/tmp/$1.in" && sleep 0.5
+}
 
 # move_in SETUP NETDEV: NETDEV into the setup's namespace, addressed and up.
 move_in() {
@@ -78,7 +80,7 @@ else
     log "ours could not be set up:"; cat /tmp/ours.log; unset 'IF[ours]'
 fi
 n=0
-for s in dpdk dpdk-tso; do
+for s in dpdk; do
     if wait_for "[ -c /dev/vduse/dpdk$n ]" 120 && pmd "$s" start && vduse_netdev "$s" "dpdk$n"; then
         root_side "$s" "dtap$n"
     else
@@ -97,7 +99,7 @@ for s in $SETUPS; do
     PORT[$s]=$port
     [[ -n "${IF[$s]:-}" ]] && in_root iperf3 -s -D -B "${ADDR[$s]}.1" -p $port
 done
-for s in dpdk dpdk-tso; do [[ -n "${IF[$s]:-}" ]] && pmd "$s" stop; done
+[[ -n "${IF[dpdk]:-}" ]] && pmd dpdk stop
 sleep 1
 
 # measure SETUP JOB SECONDS ROUND: one iperf3 run from the setup's namespace; prints a ROW with
@@ -137,7 +139,10 @@ rtt() {
 on() {
     local s="$1" rc
     shift
-    [[ "$s" == dpdk* ]] && pmd "$s" start
+    if [[ "$s" == dpdk* ]] && ! pmd "$s" start; then
+        unset "IF[$s]"
+        return 1
+    fi
     "$@"; rc=$?
     [[ "$s" == dpdk* ]] && pmd "$s" stop
     return $rc
@@ -154,7 +159,7 @@ declare -A CPU0
 for s in $SETUPS; do
     [[ -n "${IF[$s]:-}" && "$WARMUP" -gt 0 ]] && on "$s" measure "$s" tcp-out "$WARMUP" 1 | sed 's/^ROW \([^ ]*\) tcp-out/ROW \1 warmup/'
 done
-for s in ours dpdk dpdk-tso; do
+for s in ours dpdk; do
     [[ -n "${IF[$s]:-}" ]] && CPU0[$s]=$(cpu_seconds "${PID[$s]}")
 done
 start=$(date +%s)
@@ -169,18 +174,18 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 echo "MEASURED $(( $(date +%s) - start ))"
-for s in ours dpdk dpdk-tso; do
+for s in ours dpdk; do
     [[ -n "${IF[$s]:-}" ]] && echo "CPU $s $(( $(cpu_seconds "${PID[$s]}") - ${CPU0[$s]} ))"
 done
 
 kill -USR1 "${PID[ours]}" 2>/dev/null; sleep 1
 grep -a '^vduse-net: ours0: ' /tmp/ours.log | tail -n 1
-for s in dpdk dpdk-tso; do
+for s in dpdk; do
     echo "$s:"; grep -aE 'RX-packets|TX-packets' "/tmp/$s.log" | tail -n 4
     grep -aiE 'error|fail|invalid' "/tmp/$s.log" | tail -n 5
 done
 for d in /sys/bus/vdpa/devices/*; do [ -e "$d" ] && vdpa dev del "$(basename "$d")"; done
-kill -TERM "${PID[ours]}" "${PID[dpdk]}" "${PID[dpdk-tso]}" 2>/dev/null
+kill -TERM "${PID[ours]}" "${PID[dpdk]}" 2>/dev/null
 kill $(jobs -p) 2>/dev/null
 wait
 dmesg | grep -E 'WARNING:|BUG:|Oops' | head -n 5

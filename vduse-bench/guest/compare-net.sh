@@ -36,25 +36,21 @@ PID[ours]=$!
 # testpmd exits when its stdin ends: a fifo held open by a sleeping writer keeps it running.
 # Interactive, so that it forwards (its lcore polling a vCPU flat out) only while its own setup
 # is measured: `start` and `stop` on that stdin (pmd below); the other setups get the whole guest.
-# start_pmd SETUP N [VHOST_ARGS [TESTPMD_ARGS]]: testpmd for /dev/vduse/dpdkN and TAP dtapN.
-# (chroot execs testpmd: the pid is testpmd's.)
-start_pmd() {
-    mkfifo "/tmp/$1.in"
-    sleep 100000 >"/tmp/$1.in" &
-    chroot "$ROOT" dpdk-testpmd -l 0-1 --no-huge -m 1024 --no-pci --file-prefix "$1" \
-        --vdev "net_vhost$2,iface=/dev/vduse/dpdk$2,queues=1${3:-}" --vdev "net_tap$2,iface=dtap$2" \
-        -- -i --forward-mode=io --total-num-mbufs=16384 ${4:-} <"/tmp/$1.in" >"/tmp/$1.log" 2>&1 &
-    PID[$1]=$!
-}
-# dpdk: the vhost PMD's defaults (no segmentation offload offered to the driver: 1500-byte frames).
+# The vhost PMD's defaults: no segmentation offload offered to the driver, so 1500-byte frames.
 # (A second instance with the vhost PMD's tso=1 and the TAP PMD's TSO, beside this one, left the
 # run waiting for ever after the first VDUSE netdev came up: not looked into yet.)
-start_pmd dpdk 0
-# pmd SETUP start|stop: that testpmd's forwarding on or off; 1 if it is gone (a write to its
-# stdin, a FIFO without a reader, would wait for ever).
+# (chroot execs testpmd: the pid is testpmd's.)
+mkfifo /tmp/dpdk.in
+sleep 100000 >/tmp/dpdk.in &
+chroot "$ROOT" dpdk-testpmd -l 0-1 --no-huge -m 1024 --no-pci --file-prefix dpdk \
+    --vdev "net_vhost0,iface=/dev/vduse/dpdk0,queues=1" --vdev "net_tap0,iface=dtap0" \
+    -- -i --forward-mode=io --total-num-mbufs=16384 </tmp/dpdk.in >/tmp/dpdk.log 2>&1 &
+PID[dpdk]=$!
+# pmd start|stop: testpmd's forwarding on or off; 1 if it is gone (a write to its stdin, a FIFO
+# without a reader, would wait for ever).
 pmd() {
-    kill -0 "${PID[$1]}" 2>/dev/null || { log "$1: testpmd is gone:"; tail -n 5 "/tmp/$1.log"; return 1; }
-    timeout 5 bash -c "echo $2 >/tmp/$1.in" && sleep 0.5
+    kill -0 "${PID[dpdk]}" 2>/dev/null || { log "testpmd is gone:"; tail -n 5 /tmp/dpdk.log; return 1; }
+    timeout 5 bash -c "echo $1 >/tmp/dpdk.in" && sleep 0.5
 }
 
 # move_in SETUP NETDEV: NETDEV into the setup's namespace, addressed and up.
@@ -79,15 +75,11 @@ if wait_for "grep -q '^vduse-net: ready: ' /tmp/ours.log" 180 && vduse_netdev ou
 else
     log "ours could not be set up:"; cat /tmp/ours.log; unset 'IF[ours]'
 fi
-n=0
-for s in dpdk; do
-    if wait_for "[ -c /dev/vduse/dpdk$n ]" 120 && pmd "$s" start && vduse_netdev "$s" "dpdk$n"; then
-        root_side "$s" "dtap$n"
-    else
-        log "$s could not be set up:"; cat "/tmp/$s.log"; unset "IF[$s]"
-    fi
-    n=$((n + 1))
-done
+if wait_for "[ -c /dev/vduse/dpdk0 ]" 120 && pmd start && vduse_netdev dpdk dpdk0; then
+    root_side dpdk dtap0
+else
+    log "dpdk could not be set up:"; cat /tmp/dpdk.log; unset 'IF[dpdk]'
+fi
 grep '^vduse-net: ready' /tmp/ours.log
 port=5200
 for s in $SETUPS; do
@@ -99,7 +91,7 @@ for s in $SETUPS; do
     PORT[$s]=$port
     [[ -n "${IF[$s]:-}" ]] && in_root iperf3 -s -D -B "${ADDR[$s]}.1" -p $port
 done
-[[ -n "${IF[dpdk]:-}" ]] && pmd dpdk stop
+[[ -n "${IF[dpdk]:-}" ]] && pmd stop
 sleep 1
 
 # measure SETUP JOB SECONDS ROUND: one iperf3 run from the setup's namespace; prints a ROW with
@@ -139,12 +131,12 @@ rtt() {
 on() {
     local s="$1" rc
     shift
-    if [[ "$s" == dpdk* ]] && ! pmd "$s" start; then
+    if [[ "$s" == dpdk ]] && ! pmd start; then
         unset "IF[$s]"
         return 1
     fi
     "$@"; rc=$?
-    [[ "$s" == dpdk* ]] && pmd "$s" stop
+    [[ "$s" == dpdk ]] && pmd stop
     return $rc
 }
 
@@ -180,10 +172,8 @@ done
 
 kill -USR1 "${PID[ours]}" 2>/dev/null; sleep 1
 grep -a '^vduse-net: ours0: ' /tmp/ours.log | tail -n 1
-for s in dpdk; do
-    echo "$s:"; grep -aE 'RX-packets|TX-packets' "/tmp/$s.log" | tail -n 4
-    grep -aiE 'error|fail|invalid' "/tmp/$s.log" | tail -n 5
-done
+grep -aE 'RX-packets|TX-packets' /tmp/dpdk.log | tail -n 4
+grep -aiE 'error|fail|invalid' /tmp/dpdk.log | tail -n 5
 for d in /sys/bus/vdpa/devices/*; do [ -e "$d" ] && vdpa dev del "$(basename "$d")"; done
 kill -TERM "${PID[ours]}" "${PID[dpdk]}" 2>/dev/null
 kill $(jobs -p) 2>/dev/null

@@ -222,10 +222,8 @@ final class RxQueue implements AsyncQueueHandler, FrameSink {
     private boolean fits(long length) {
         lock.lock();
         try {
-            if (!running || held.isEmpty()) {
-                return false;
-            }
-            return !mergeable || heldRoom >= VirtioNet.HDR_SIZE + length || held.size() >= queue.size();
+            return holdsBuffers()
+                    && (!mergeable || heldRoom >= VirtioNet.HDR_SIZE + length || held.size() >= queue.size());
         } finally {
             lock.unlock();
         }

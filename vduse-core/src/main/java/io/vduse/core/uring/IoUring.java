@@ -411,6 +411,18 @@ public final class IoUring implements AutoCloseable {
     }
 
     /**
+     * The ring's descriptor, for a thread to wait on with {@code poll(2)}: it is readable
+     * ({@code POLLIN}) while the CQ ring holds completions not yet reaped, so waiting on it needs
+     * no eventfd and no read to clear it; reaping clears it. It stays the ring's: do not close it.
+     */
+    public int fd() {
+        if (closed.get()) {
+            throw new IllegalStateException("the ring is closed");
+        }
+        return ringFd;
+    }
+
+    /**
      * Has the kernel signal {@code eventFd} for each completion it posts
      * ({@code IORING_REGISTER_EVENTFD}), so that a thread polling eventfds learns of completions
      * without waiting in the ring. One eventfd per ring. Before Linux 5.18 registering waits for
@@ -456,11 +468,6 @@ public final class IoUring implements AutoCloseable {
     /** The kernel's {@code IORING_FEAT_*} bits for this ring. */
     int features() {
         return features;
-    }
-
-    /** The ring's descriptor, for the probe. */
-    int fd() {
-        return ringFd;
     }
 
     /**

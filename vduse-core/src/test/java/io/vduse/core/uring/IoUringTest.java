@@ -263,6 +263,32 @@ class IoUringTest {
     }
 
     @Test
+    void theRingIsReadableWhileCompletionsWaitAndNotOnceTheyAreReaped() throws Exception {
+        IoUring ring = ring(4);
+        MemorySegment pollfd = arena.allocate(Syscalls.POLLFD);
+        pollfd.set(ValueLayout.JAVA_INT, 0, ring.fd());
+        pollfd.set(ValueLayout.JAVA_SHORT, 4, Syscalls.POLLIN);
+        assertThat(Syscalls.poll(pollfd, 1, 0)).as("an empty ring").isZero();
+
+        ring.prepareNop(1);
+        ring.prepareNop(2);
+        ring.submit();
+        assertThat(Syscalls.poll(pollfd, 1, 10_000)).isEqualTo(1);
+        assertThat(pollfd.get(ValueLayout.JAVA_SHORT, 6) & Syscalls.POLLIN).isEqualTo(Syscalls.POLLIN);
+        assertThat(Syscalls.poll(pollfd, 1, 0)).as("level-triggered: still readable, nothing was read").isEqualTo(1);
+
+        assertThat(complete(ring, 2).toString()).isEqualTo("[1:0, 2:0]");
+        assertThat(Syscalls.poll(pollfd, 1, 0)).as("reaping is what clears it").isZero();
+    }
+
+    @Test
+    void theDescriptorOfAClosedRingIsRefused() throws Exception {
+        IoUring ring = IoUring.open(2);
+        ring.close();
+        assertThatThrownBy(ring::fd).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void registeringAnEventFdThatIsNoneThrowsNamingTheCall() throws Exception {
         IoUring ring = ring(2);
         assertThatThrownBy(() -> ring.registerEventFd(-1))

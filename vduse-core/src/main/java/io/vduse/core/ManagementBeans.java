@@ -256,6 +256,11 @@ final class ManagementBeans {
         }
 
         @Override
+        public long getWaits() {
+            return worker().waits();
+        }
+
+        @Override
         public long getHandlerFailures() {
             return worker().handlerFailures();
         }

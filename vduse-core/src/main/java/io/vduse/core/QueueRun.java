@@ -34,8 +34,17 @@ final class QueueRun implements QueueContext {
     private static final int POLL_FOREVER = -1;
     /** The kick eventfd, the wake-up eventfd and the handler's watched descriptor. */
     private static final int POLL_FDS = 3;
-    /** Where the watched descriptor's {@code struct pollfd} starts. */
+    /** Where the kick's, the wake-up eventfd's and the watched descriptor's {@code struct pollfd} start. */
+    private static final long KICK_FD = 0;
+    private static final long WAKE_FD = 8;
     private static final long WATCHED_FD = 16;
+    /** Where {@code revents} is within a {@code struct pollfd}. */
+    private static final long REVENTS = 6;
+    /**
+     * What makes an eventfd worth reading: POLLIN, or an error poll reports on its own (the read
+     * then says what it is, rather than the loop spinning on a descriptor it never reads).
+     */
+    private static final short READ_EVENTS = Syscalls.POLLIN | Syscalls.POLLERR | Syscalls.POLLHUP;
     /** Retry delays for an interrupt the kernel refused because it has not seen DRIVER_OK yet. */
     private static final int OWED_IRQ_FIRST_MILLIS = 1;
     private static final int OWED_IRQ_MAX_MILLIS = 64;
@@ -123,10 +132,10 @@ final class QueueRun implements QueueContext {
         this.wake = new EventFd();
         this.free = new Request[ring.size()];
         this.pollfds = arena.allocate(Syscalls.POLLFD, POLL_FDS);
-        pollfds.set(ValueLayout.JAVA_INT, 0, worker.kickFd());
-        pollfds.set(ValueLayout.JAVA_SHORT, 4, Syscalls.POLLIN);
-        pollfds.set(ValueLayout.JAVA_INT, 8, wake.fd());
-        pollfds.set(ValueLayout.JAVA_SHORT, 12, Syscalls.POLLIN);
+        pollfds.set(ValueLayout.JAVA_INT, KICK_FD, worker.kickFd());
+        pollfds.set(ValueLayout.JAVA_SHORT, KICK_FD + 4, Syscalls.POLLIN);
+        pollfds.set(ValueLayout.JAVA_INT, WAKE_FD, wake.fd());
+        pollfds.set(ValueLayout.JAVA_SHORT, WAKE_FD + 4, Syscalls.POLLIN);
         // The handler's descriptor (watchReadable): none yet, and poll(2) skips a negative fd.
         pollfds.set(ValueLayout.JAVA_INT, WATCHED_FD, -1);
         pollfds.set(ValueLayout.JAVA_SHORT, WATCHED_FD + 4, Syscalls.POLLIN);
@@ -359,12 +368,19 @@ final class QueueRun implements QueueContext {
             if (!busyPoll && mayPop && ring.enableNotifications()) {
                 continue; // chains came in while kicks were off: no kick will announce them
             }
-            waitForWork();
+            boolean polled = waitForWork();
             if (abandoned) {
                 continue;
             }
-            worker.drainKick();
-            wake.drain();
+            // Only what poll found readable is read: a read of an empty eventfd is a system call
+            // for nothing, and the one poll did not look at (it did not run) stays readable for
+            // the next poll, which then returns at once.
+            if (polled && readable(KICK_FD)) {
+                worker.drainKick();
+            }
+            if (polled && readable(WAKE_FD)) {
+                wake.drain();
+            }
             if (!busyPoll && stopRequest == null && !popPaused) {
                 ring.disableNotifications();
             }
@@ -582,22 +598,47 @@ final class QueueRun implements QueueContext {
         safeTicket = olderStamped > 0 ? olderSince : seenTicket;
     }
 
-    private void waitForWork() throws ErrnoException {
+    /**
+     * Sleeps in poll until the kick, the wake-up eventfd or the watched descriptor is readable
+     * (or an owed interrupt's retry is due). Returns whether the {@code revents} of the kick and
+     * the wake-up eventfd say what to read now; false when there was nothing to wait for.
+     */
+    private boolean waitForWork() throws ErrnoException {
         int timeout = irqOwed ? owedDelay : POLL_FOREVER;
         if (busyPoll) {
             Thread.onSpinWait();
             if (!irqOwed) {
-                return;
+                // Busy polling never sleeps on the eventfds: both are read on every pass.
+                setReadable(KICK_FD, Syscalls.POLLIN);
+                setReadable(WAKE_FD, Syscalls.POLLIN);
+                return true;
             }
         }
         sleeping = true;
         // Volatile write, then volatile read (see completed()).
         if (completedHead != null) {
             sleeping = false;
-            return;
+            return false;
         }
-        Syscalls.poll(pollfds, POLL_FDS, busyPoll ? 0 : timeout);
+        int ready = Syscalls.poll(pollfds, POLL_FDS, busyPoll ? 0 : timeout);
         sleeping = false;
+        worker.countWait();
+        if (ready <= 0) {
+            // Timed out, or a signal: nothing is known to be readable, and after EINTR revents
+            // may still hold an earlier call's answer.
+            setReadable(KICK_FD, (short) 0);
+            setReadable(WAKE_FD, (short) 0);
+        }
+        return true;
+    }
+
+    /** Whether the last poll found the descriptor of the {@code struct pollfd} at {@code slot} readable. */
+    private boolean readable(long slot) {
+        return (pollfds.get(ValueLayout.JAVA_SHORT, slot + REVENTS) & READ_EVENTS) != 0;
+    }
+
+    private void setReadable(long slot, short revents) {
+        pollfds.set(ValueLayout.JAVA_SHORT, slot + REVENTS, revents);
     }
 
     private void closeQuietly() {

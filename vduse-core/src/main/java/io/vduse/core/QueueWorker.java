@@ -42,6 +42,7 @@ final class QueueWorker {
     private volatile long usedBytes;
     private volatile long kicks;
     private volatile long interrupts;
+    private volatile long waits;
     /** Why the queue last broke, until it starts again; null when it did not. */
     private volatile String brokenReason;
     private volatile long handlerFailures;
@@ -224,6 +225,11 @@ final class QueueWorker {
         return interrupts;
     }
 
+    /** Times the queue's thread waited in {@code poll(2)} for work, since the worker was made. */
+    long waits() {
+        return waits;
+    }
+
     /** Requests whose handler threw. */
     long handlerFailures() {
         return handlerFailures;
@@ -261,6 +267,10 @@ final class QueueWorker {
 
     void countInterrupt() {
         interrupts++; // one writer: the run's thread
+    }
+
+    void countWait() {
+        waits++; // one writer: the run's thread
     }
 
     void countResubmitted() {

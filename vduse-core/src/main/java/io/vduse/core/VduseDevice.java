@@ -273,6 +273,15 @@ public final class VduseDevice implements AutoCloseable {
         return workers[index].interrupts();
     }
 
+    /**
+     * Times queue {@code index}'s thread waited in {@code poll(2)} for a kick, a completion or a
+     * command: one system call each, and a wake-up where it slept. Against {@link #completed}
+     * it says how well requests are batched (one wait per request is the costliest).
+     */
+    public long waits(int index) {
+        return workers[index].waits();
+    }
+
     /** Requests on queue {@code index} whose handler threw. */
     public long handlerFailures(int index) {
         return workers[index].handlerFailures();

@@ -24,8 +24,9 @@ final class StatsFormatter {
         "SET_VQ_GROUP_ASID", "SET_VQ_READY", "SUSPEND"};
 
     /**
-     * One line per queue (requests by type, bytes, errors, and the SDK's completions, interrupts
-     * and requests served again after a take-over, {@code --reconnect}), then the control-message
+     * One line per queue (requests by type, bytes, errors, and the SDK's completions, interrupts,
+     * requests served again after a take-over ({@code --reconnect}) and the queue thread's waits
+     * for work), then the control-message
      * line ({@link #controlMessages}).
      */
     static List<String> lines(VirtioBlkDevice device) {
@@ -35,12 +36,12 @@ final class StatsFormatter {
             QueueCounters c = device.counters(q);
             lines.add(String.format(Locale.ROOT,
                     "queue %d: %d reads (%s), %d writes (%s), %d flushes, %d discards, %d write-zeroes, "
-                            + "%d get-id, %d IOERR, %d UNSUPP, %d refused | %d completed, %d interrupts, %d resubmitted",
+                            + "%d get-id, %d IOERR, %d UNSUPP, %d refused | %d completed, %d interrupts, %d resubmitted, %d waits",
                     q, c.get(Counter.READS), bytes(c.get(Counter.BYTES_READ)), c.get(Counter.WRITES),
                     bytes(c.get(Counter.BYTES_WRITTEN)), c.get(Counter.FLUSHES), c.get(Counter.DISCARDS),
                     c.get(Counter.WRITE_ZEROES), c.get(Counter.GET_IDS), c.get(Counter.IO_ERRORS),
                     c.get(Counter.UNSUPPORTED), c.get(Counter.REFUSED), vduse.completed(q), vduse.interrupts(q),
-                    vduse.resubmitted(q)));
+                    vduse.resubmitted(q), vduse.waits(q)));
         }
         lines.add(controlMessages(vduse));
         return lines;

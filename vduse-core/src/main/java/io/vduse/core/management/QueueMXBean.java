@@ -37,6 +37,9 @@ public interface QueueMXBean {
     /** Interrupts the device injected ({@code VDUSE_VQ_INJECT_IRQ}). */
     long getInterrupts();
 
+    /** Times the queue's thread waited in {@code poll(2)} for work (a kick, a completion, a command). */
+    long getWaits();
+
     /** Requests whose handler threw. */
     long getHandlerFailures();
 

@@ -20,8 +20,8 @@ import java.lang.System.Logger.Level;
  * Serves one queue's requests through an io_uring of its own ({@code --aio io_uring}): every
  * request the driver made available is in flight at once, the requests of one pass over the
  * virtqueue go to the kernel in one {@code io_uring_enter}, and their completions are taken on
- * the queue's thread, woken through its wake-up eventfd registered with the ring. No thread of
- * its own, no lock, no allocation per request.
+ * the queue's thread, which waits on the ring's descriptor beside its kick
+ * ({@link QueueContext#watchReadable}). No thread of its own, no lock, no allocation per request.
  *
  * <p>Reads and writes go straight between the file and the driver's buffers ({@code READV},
  * {@code WRITEV} over the chain's pieces), flushes are {@code FSYNC} with
@@ -131,7 +131,11 @@ final class UringQueueHandler implements AsyncQueueHandler {
         try {
             // At least the ring's size of entries: one operation per request in flight at most.
             ring = IoUring.open(Math.max(queue.size(), 1));
-            ring.registerEventFd(queue.wakeupEventFd());
+            // The thread waits on the ring itself, readable while completions wait to be reaped.
+            // A registered eventfd would be signalled for every completion, those the kernel
+            // posts while this thread is in io_uring_enter and reaps right after too: a wake-up
+            // and a read for nothing, each pass.
+            queue.watchReadable(ring.fd());
         } catch (ErrnoException | RuntimeException e) {
             if (ring != null) {
                 ring.close();
@@ -421,12 +425,12 @@ final class UringQueueHandler implements AsyncQueueHandler {
     }
 
     private void submit() {
-        if (ring.pending() == 0) {
-            return;
-        }
         try {
-            ring.submit();
-            submissions++; // queue thread only: a plain increment of the volatile is enough
+            // Called with nothing pending too: the ring then only moves completions the CQ had
+            // no room for out of the kernel's overflow list, which keeps its descriptor readable.
+            if (ring.submit() > 0) {
+                submissions++; // queue thread only: a plain increment of the volatile is enough
+            }
         } catch (ErrnoException e) {
             // The ring itself refuses (EBADF, EFAULT: not the requests' doing). Which requests
             // the kernel holds is then unknown, so none can be answered safely: the queue stops,

@@ -7,6 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.core.sim.SimulatedDriver;
 import io.vduse.core.sim.SimulatedDriver.Completion;
+import io.vduse.core.uring.IoUring;
+import io.vduse.virtqueue.IoVectors;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -235,6 +239,46 @@ class AioEnginesTest {
             assertThat(handler.submissions() - before).as("io_uring_enter calls for 32 reads of one pass")
                     .isLessThanOrEqualTo(2);
             assertThat(handler.mostInFlight()).isGreaterThanOrEqualTo(16);
+        }
+    }
+
+    @Test
+    void ioUringCompletionsAtSubmissionCostNoWakeUp() throws Exception {
+        Path file = dir.resolve("waits.img");
+        byte[] data = random(64 * 4096, 22);
+        Files.write(file, data);
+        assumeReadsCompleteAtSubmission(file);
+        try (BlkRig rig = new BlkRig(options("t-waits", BlkAio.IO_URING), open(file, BlkAio.IO_URING, false, 0))) {
+            int reads = 64;
+            long before = rig.device.vduseDevice().waits(0);
+            for (int i = 0; i < reads; i++) {
+                // One at a time: each read is a kick, a pass and a wait for the next kick; the
+                // page cache answers in the io_uring_enter that submits it, and it is reaped there.
+                assertThat(rig.read(0, i * 8L, 4096)).isEqualTo(Arrays.copyOfRange(data, i * 4096, (i + 1) * 4096));
+            }
+            long waits = rig.device.vduseDevice().waits(0) - before;
+            // A thread woken by its completions as well (an eventfd the ring signals) waits twice per read.
+            assertThat(waits).as("waits in poll for %d reads one after another", reads)
+                    .isBetween((long) reads / 2, reads + reads / 4L);
+        }
+    }
+
+    /**
+     * Skips the test where a buffered read of the page cache does not complete inside the
+     * {@code io_uring_enter} that submits it (a file system without non-blocking reads).
+     */
+    private static void assumeReadsCompleteAtSubmission(Path file) throws Exception {
+        try (FileBackend backend = FileBackend.open(file, true, false, 0);
+                IoUring ring = IoUring.open(2);
+                Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(4096);
+            IoVectors vectors = new IoVectors(1, 1);
+            vectors.add(buffer.address(), buffer.byteSize());
+            ring.prepareReadv(backend.fd(), vectors.array(), vectors.count(), 0, 1);
+            ring.submit();
+            boolean inline = ring.ready() == 1;
+            ring.submitAndWait(inline ? 0 : 1);
+            Assumptions.assumeTrue(inline, "a page-cache read is not answered at submission on this file system");
         }
     }
 

@@ -8,7 +8,9 @@ import io.vduse.virtqueue.ChainWriter;
 import io.vduse.virtqueue.DescriptorChain;
 import io.vduse.virtqueue.IoVectors;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Answers the virtio-blk requests of one queue (virtio 1.2, 5.2.6): the header, the data, and the
@@ -58,7 +60,11 @@ final class BlkQueueHandler implements QueueHandler {
         this.disk = disk;
         this.backend = backend;
         this.scratch = scratch;
-        this.serial = MemorySegment.ofArray(disk.serial());
+        // A native copy, not MemorySegment.ofArray: the serving path keeps to native segments so
+        // that C1 can inline their accessors (NativeSegmentsTest).
+        byte[] id = disk.serial();
+        this.serial = Arena.ofAuto().allocate(Math.max(1, id.length));
+        MemorySegment.copy(id, 0, serial, ValueLayout.JAVA_BYTE, 0, id.length);
         this.counters = counters;
         long alignment = backend.vectorAlignment();
         // IOV_MAX is a limit of the system call, not of a request: a request in more pieces is

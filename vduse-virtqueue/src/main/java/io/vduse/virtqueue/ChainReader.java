@@ -1,6 +1,7 @@
 package io.vduse.virtqueue;
 
 import io.vduse.api.Layouts;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -16,8 +17,10 @@ import java.lang.foreign.MemorySegment;
 public final class ChainReader {
 
     private final BufferCursor cursor;
-    // Values that straddle a buffer or mapping boundary are gathered here; allocated once.
-    private final MemorySegment scratch = MemorySegment.ofArray(new byte[8]);
+    // Values that straddle a buffer or mapping boundary are gathered here; allocated once. Native
+    // memory, not a byte[]: one heap segment in the process keeps C1 from inlining every segment
+    // access (vduse-blk's NativeSegmentsTest says why).
+    private final MemorySegment scratch = Arena.ofAuto().allocate(8);
 
     ChainReader(BufferCursor cursor) {
         this.cursor = cursor;

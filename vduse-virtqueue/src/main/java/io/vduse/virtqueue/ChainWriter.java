@@ -1,6 +1,7 @@
 package io.vduse.virtqueue;
 
 import io.vduse.api.Layouts;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -16,8 +17,9 @@ import java.lang.foreign.MemorySegment;
 public final class ChainWriter {
 
     private final BufferCursor cursor;
-    // Values that straddle a buffer or mapping boundary are staged here; allocated once.
-    private final MemorySegment scratch = MemorySegment.ofArray(new byte[8]);
+    // Values that straddle a buffer or mapping boundary are staged here; allocated once. Native
+    // memory, as ChainReader's scratch is.
+    private final MemorySegment scratch = Arena.ofAuto().allocate(8);
 
     ChainWriter(BufferCursor cursor) {
         this.cursor = cursor;

@@ -5,6 +5,7 @@ import io.vduse.iova.IovaFault;
 import io.vduse.iova.IovaMemory;
 import io.vduse.iova.Mapping;
 import io.vduse.virtqueue.VirtqueueException.Reason;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -21,7 +22,8 @@ final class IndirectTable {
 
     private final IovaMemory memory;
     private final int capacity;
-    private final MemorySegment entry = MemorySegment.ofArray(new byte[(int) ENTRY_SIZE]);
+    // Native memory, as ChainReader's scratch is.
+    private final MemorySegment entry = Arena.ofAuto().allocate(ENTRY_SIZE);
     private long base;
     private int length;
     private Mapping mapping;

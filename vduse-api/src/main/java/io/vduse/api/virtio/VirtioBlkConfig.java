@@ -6,9 +6,11 @@ import static io.vduse.api.Layouts.LE64;
 import static io.vduse.api.Layouts.U8;
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
 
 /**
  * {@code struct virtio_blk_config}: the virtio-blk config space (virtio 1.2, 5.2.4), packed and
@@ -204,8 +206,13 @@ public record VirtioBlkConfig(
 
     /** The config space as bytes, for {@code VDUSE_CREATE_DEV}. */
     public byte[] toBytes() {
+        // Built in native memory and copied out, not written through MemorySegment.ofArray: a
+        // device process that never makes a heap segment lets even the C1 compiler inline every
+        // segment access (only one implementation of the accessors is loaded).
+        MemorySegment space = Arena.ofAuto().allocate(SIZE);
+        writeTo(space);
         byte[] bytes = new byte[(int) SIZE];
-        writeTo(MemorySegment.ofArray(bytes));
+        MemorySegment.copy(space, ValueLayout.JAVA_BYTE, 0, bytes, 0, bytes.length);
         return bytes;
     }
 

@@ -201,7 +201,8 @@ public final class Sockets {
         }
         address.asSlice(0, SOCKADDR_UN_SIZE).fill((byte) 0);
         address.set(U16, 0, (short) AF_UNIX);
-        MemorySegment.copy(MemorySegment.ofArray(bytes), 0, address, SUN_PATH_OFFSET, bytes.length);
+        // Straight from the array: no heap segment (see VirtioBlkConfig.toBytes for why that matters).
+        MemorySegment.copy(bytes, 0, address, ValueLayout.JAVA_BYTE, SUN_PATH_OFFSET, bytes.length);
         if (abstractName) {
             address.set(ValueLayout.JAVA_BYTE, SUN_PATH_OFFSET, (byte) 0);
             return SUN_PATH_OFFSET + bytes.length;

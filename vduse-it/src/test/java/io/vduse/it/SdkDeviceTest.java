@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vduse.it.guest.GuestBlockDevice;
 import io.vduse.it.guest.GuestDestroy;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,6 +44,7 @@ class SdkDeviceTest {
     private static String script(String java) {
         String device = java + " " + GuestBlockDevice.class.getName();
         String destroy = java + " " + GuestDestroy.class.getName();
+        String jcmd = quote(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString());
         return String.join("\n",
                 "set -u",
                 "NAME=" + NAME,
@@ -50,6 +52,12 @@ class SdkDeviceTest {
                 // Bounded by wall time ($SECONDS): under TCG on a busy machine a polling round of
                 // grep and sleep takes far more than its 0.1 s, so a count of rounds is no bound.
                 "wait_for() { local end=$((SECONDS + $2)); while (( SECONDS < end )); do eval \"$1\" && return 0; sleep 0.1; done; return 1; }",
+                // What a stalled step leaves for the report: the requests the driver has in
+                // flight, where the waiting reader sleeps, the device's threads and its log; then
+                // the run ends.
+                "stalled() { echo \"STALLED $1 inflight $(cat /sys/block/$2/inflight)\"; cat /proc/$4/stack; " + jcmd
+                        + " $DEV Thread.print 2>&1 | grep -av '^$' | head -n 200; echo \"--- log of the $1 device\"; "
+                        + "tail -n 40 $3; exit 1; }",
                 "truncate -s " + DISK_BYTES + " $DISK",
                 device + " $NAME $DISK 1 > /tmp/dev1.log 2>&1 &",
                 "DEV=$!",
@@ -116,7 +124,13 @@ class SdkDeviceTest {
                 "echo PATTERN_DISK $(cat /sys/block/$PDEV/size) $(cat /sys/block/$PDEV/ro) $(cat /sys/block/$PDEV/serial)",
                 "for s in " + PATTERN_SECTORS + "; do echo PATTERN_SECTOR $s $(dd if=/dev/$PDEV bs=512 skip=$s count=1 "
                         + "iflag=direct status=none | od -An -v -tx8 | tr -s ' ' '\\n' | sed '/^$/d' | sort -u | tr '\\n' ' '); done",
-                "dd if=/dev/$PDEV of=/dev/null bs=1M iflag=direct status=none && echo PATTERN_WHOLE_DISK_READ",
+                // Bounded: a read that stalls says what the driver still waits for and where each
+                // of the device's threads stands, rather than the guest being killed mute at its
+                // bound (as CI saw once on 7.3, the whole disk unread after 12 minutes).
+                // dd runs aside: one waiting on a request sleeps uninterruptibly, past any kill.
+                "dd if=/dev/$PDEV of=/dev/null bs=1M iflag=direct status=none & RD=$!",
+                "wait_for '! kill -0 $RD 2>/dev/null' 300 || stalled pattern $PDEV /tmp/dev4.log $RD",
+                "wait $RD && echo PATTERN_WHOLE_DISK_READ",
                 "dd if=/dev/zero of=/dev/$PDEV bs=512 count=1 oflag=direct status=none 2>/tmp/pw.err "
                         + "&& echo PATTERN_WRITE_ACCEPTED || echo PATTERN_WRITE_REFUSED $(head -n 1 /tmp/pw.err)",
                 "vdpa dev del vduse-pattern",

@@ -124,9 +124,9 @@ class SdkDeviceTest {
                 "echo PATTERN_DISK $(cat /sys/block/$PDEV/size) $(cat /sys/block/$PDEV/ro) $(cat /sys/block/$PDEV/serial)",
                 "for s in " + PATTERN_SECTORS + "; do echo PATTERN_SECTOR $s $(dd if=/dev/$PDEV bs=512 skip=$s count=1 "
                         + "iflag=direct status=none | od -An -v -tx8 | tr -s ' ' '\\n' | sed '/^$/d' | sort -u | tr '\\n' ' '); done",
-                // Bounded: a read that stalls says what the driver still waits for and where each
-                // of the device's threads stands, rather than the guest being killed mute at its
-                // bound (as CI saw once on 7.3, the whole disk unread after 12 minutes).
+                // Bounded: a read the device stalls says what the driver still waits for and where
+                // each of the device's threads stands. (CI saw this step end mute at the guest's
+                // bound on 7.3; a guest that freezes whole, as that one seemed to, still does.)
                 // dd runs aside: one waiting on a request sleeps uninterruptibly, past any kill.
                 "dd if=/dev/$PDEV of=/dev/null bs=1M iflag=direct status=none & RD=$!",
                 "wait_for '! kill -0 $RD 2>/dev/null' 300 || stalled pattern $PDEV /tmp/dev4.log $RD",

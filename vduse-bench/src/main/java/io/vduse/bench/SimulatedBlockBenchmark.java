@@ -33,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>{@code device=ram} is the core tests' RAM handler, which copies through the chain's reader
  * and writer; {@code device=blk-file} is vduse-blk's device over a file in the temporary directory
- * (not a tmpfs, where it would be served sync) on its default engine, io_uring ({@code READV}/{@code WRITEV} submitted and reaped on the queue's thread), and
+ * (not a tmpfs, where it would not be served on io_uring) on its default engine, io_uring ({@code READV}/{@code WRITEV} submitted and reaped on the queue's thread), and
  * {@code blk-file-sync} over a tmpfs file on {@code --aio sync} ({@code preadv}/{@code pwritev}); both move
  * the data straight from the mapped buffers, and their device-thread B/op is the reference
  * device's own request path.

@@ -17,10 +17,10 @@ public enum BlkAio {
     /**
      * Through an io_uring per queue: every request of the queue in flight at once, submitted in one
      * system call per pass over the ring and completed on the queue's thread, with no thread of
-     * its own. For a file or block device; a backend in memory, and a file in memory (tmpfs,
-     * ramfs, where io_uring would hand every request to a kernel worker thread), are served
-     * {@link #SYNC}. Where the
-     * kernel refuses io_uring (none, {@code kernel.io_uring_disabled}, a seccomp filter) the device
+     * its own. For a file or block device; a backend in memory is served {@link #SYNC}, and a file
+     * in memory (tmpfs, ramfs, where io_uring would hand every request to a kernel worker thread)
+     * {@link #THREADS} with its small requests on the queue's thread
+     * ({@link VirtioBlkDevice#inlineLimit()}). Where the kernel refuses io_uring (none, {@code kernel.io_uring_disabled}, a seccomp filter) the device
      * serves {@link #THREADS} instead and says why ({@link VirtioBlkDevice#aio()}).
      */
     IO_URING;

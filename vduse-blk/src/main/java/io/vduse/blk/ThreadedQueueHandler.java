@@ -2,6 +2,7 @@ package io.vduse.blk;
 
 import io.vduse.core.AsyncQueueHandler;
 import io.vduse.core.Request;
+import io.vduse.virtqueue.DescriptorChain;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -16,6 +17,10 @@ import java.util.function.Supplier;
  * I/O vectors, so nothing is shared between requests) and completes it, in whatever order the
  * backend finishes them. The hand-off holds up to the ring's size, which is the most the SDK
  * ever has in flight on a queue, so it never refuses one.
+ *
+ * <p>With an inline limit above 0, a request carrying at most that many bytes is served on the
+ * queue's thread instead: for a file in memory, a small copy costs less than the hand-off to
+ * another thread, while large ones are better copied on several CPUs at once.
  */
 final class ThreadedQueueHandler implements AsyncQueueHandler {
 
@@ -23,21 +28,32 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
 
     private final ArrayBlockingQueue<Request> pending;
     private final Thread[] threads;
-    /** Answers a request whose hand-off failed, on the queue's thread. */
-    private final BlkQueueHandler queueThreadAnswers;
+    /** Serves the requests kept on the queue's thread, and answers one whose hand-off failed. */
+    private final BlkQueueHandler queueThreadServer;
+    /** The most bytes a request served on the queue's thread carries; 0: none is. */
+    private final long inlineLimit;
+    /** Requests handed to the I/O threads; written by the queue's thread alone. */
+    private volatile long handedOver;
 
     /**
      * @param name the threads' name prefix, the queue thread's ({@code vduse-NAME-q0}); each adds {@code -ioN}
      * @param threadCount how many requests this queue serves at once
      * @param queueSize the ring's size: the most requests in flight at once
-     * @param servers makes one handler per I/O thread, and one more for answering failures
+     * @param inlineLimit requests carrying at most this many bytes (the larger of the chain's
+     *     readable and writable lengths) are served on the queue's thread; 0 for none
+     * @param servers makes one handler per I/O thread, and one more for the queue's thread
      */
-    ThreadedQueueHandler(String name, int threadCount, int queueSize, Supplier<BlkQueueHandler> servers) {
+    ThreadedQueueHandler(String name, int threadCount, int queueSize, long inlineLimit,
+            Supplier<BlkQueueHandler> servers) {
         if (threadCount < 1) {
             throw new IllegalArgumentException("threadCount " + threadCount + " < 1");
         }
+        if (inlineLimit < 0) {
+            throw new IllegalArgumentException("inlineLimit " + inlineLimit + " < 0");
+        }
         this.pending = new ArrayBlockingQueue<>(queueSize);
-        this.queueThreadAnswers = servers.get();
+        this.inlineLimit = inlineLimit;
+        this.queueThreadServer = servers.get();
         this.threads = new Thread[threadCount];
         for (int i = 0; i < threadCount; i++) {
             BlkQueueHandler server = servers.get();
@@ -50,6 +66,12 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
 
     @Override
     public void start(Request request) {
+        DescriptorChain chain = request.chain();
+        if (Math.max(chain.readableLength(), chain.writableLength()) <= inlineLimit) {
+            serve(queueThreadServer, request);
+            return;
+        }
+        handedOver++; // the queue's thread is the only writer
         if (!pending.offer(request)) {
             // Cannot happen while the SDK keeps at most a ring's worth in flight; answered IOERR if it does.
             throw new IllegalStateException("more requests in flight than the ring holds (" + pending.size() + ")");
@@ -58,30 +80,38 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
 
     @Override
     public void failed(Request request, Exception cause) {
-        queueThreadAnswers.failed(request.chain(), cause);
+        queueThreadServer.failed(request.chain(), cause);
     }
 
     private void serve(BlkQueueHandler server) {
         try {
             while (true) {
-                Request request = pending.take();
-                try {
-                    server.handle(request.chain());
-                } catch (Exception e) {
-                    // A backend failure: this request is answered IOERR, the next one goes on.
-                    LOG.log(Level.DEBUG, "{0}: {1}", Thread.currentThread().getName(), e.toString());
-                    server.failed(request.chain(), e);
-                } catch (Error e) {
-                    // Answered too, so the driver is not left waiting on it; the thread goes on,
-                    // as the queue's own thread would not for a synchronous handler, but loudly.
-                    LOG.log(Level.ERROR, Thread.currentThread().getName() + ": serving a request failed", e);
-                    server.failed(request.chain(), new RuntimeException(e));
-                }
-                request.complete();
+                serve(server, pending.take());
             }
         } catch (InterruptedException e) {
             // close(): the device has stopped serving; nothing is left to complete.
         }
+    }
+
+    private static void serve(BlkQueueHandler server, Request request) {
+        try {
+            server.handle(request.chain());
+        } catch (Exception e) {
+            // A backend failure: this request is answered IOERR, the next one goes on.
+            LOG.log(Level.DEBUG, "{0}: {1}", Thread.currentThread().getName(), e.toString());
+            server.failed(request.chain(), e);
+        } catch (Error e) {
+            // Answered too, so the driver is not left waiting on it; the thread goes on, as the
+            // queue's own thread would not for a synchronous handler, but loudly.
+            LOG.log(Level.ERROR, Thread.currentThread().getName() + ": serving a request failed", e);
+            server.failed(request.chain(), new RuntimeException(e));
+        }
+        request.complete();
+    }
+
+    /** How many requests were handed to the I/O threads rather than served on the queue's thread. */
+    long handedOver() {
+        return handedOver;
     }
 
     /** Stops the I/O threads and waits for them; called once the device no longer serves. */

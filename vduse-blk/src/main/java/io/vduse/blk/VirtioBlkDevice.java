@@ -35,6 +35,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class VirtioBlkDevice implements AutoCloseable {
 
+    /**
+     * {@link #inlineLimit()} for a file in memory: a copy of up to 64 KiB costs about what handing
+     * it to another thread does (a wake-up and a context switch), so those stay on the queue's
+     * thread, and larger ones are copied on several CPUs at once.
+     */
+    public static final long IN_MEMORY_INLINE_LIMIT = 64 * 1024;
+
     private final BlkOptions options;
     private final BlockBackend backend;
     private final DiskState disk;
@@ -42,6 +49,8 @@ public final class VirtioBlkDevice implements AutoCloseable {
     private final Arena arena;
     private final VduseDevice device;
     private final BlkAio aio;
+    /** {@link #inlineLimit()}. */
+    private final long inlineLimit;
     /** Each queue's io_uring handler with {@link BlkAio#IO_URING}; nulls otherwise. */
     private final UringQueueHandler[] uring;
     private final String aioNote;
@@ -63,6 +72,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
         }
         BlkAio chosen = options.aio();
         String note = null;
+        long inline = 0;
         if (backend instanceof NbdBackend) {
             note = "the backend is an NBD server: --aio does not apply, every request is on the wire at once "
                     + "and answered as its reply comes";
@@ -70,15 +80,20 @@ public final class VirtioBlkDevice implements AutoCloseable {
             chosen = BlkAio.SYNC; // memory never waits: nothing for a ring to overlap
             note = "the backend is not a file or block device (" + backend.describe() + "): aio sync";
         } else if (chosen == BlkAio.IO_URING && ((FileBackend) backend).inMemory()) {
-            chosen = BlkAio.SYNC; // tmpfs takes no non-blocking reads: io_uring would hand each to a worker
+            // tmpfs takes no non-blocking reads: io_uring would hand each to a worker.
+            chosen = BlkAio.THREADS;
+            inline = IN_MEMORY_INLINE_LIMIT;
             note = "the file is in memory (tmpfs or ramfs), where io_uring hands every request to a kernel "
-                    + "worker thread: aio sync, on the queues' threads, is faster";
+                    + "worker thread: requests up to " + (IN_MEMORY_INLINE_LIMIT >> 10) + " KiB are copied on "
+                    + "the queues' threads, larger ones on " + BlkOptions.DEFAULT_IO_THREADS
+                    + " I/O threads per queue, several at once";
         } else if (chosen == BlkAio.IO_URING && !IoUring.availability().available()) {
             chosen = BlkAio.THREADS;
             note = "no io_uring here (" + IoUring.availability().reason() + "): aio threads, "
                     + BlkOptions.DEFAULT_IO_THREADS + " per queue, instead";
         }
         this.aio = chosen;
+        this.inlineLimit = inline;
         this.uring = new UringQueueHandler[options.numQueues()];
         this.aioNote = note;
         VirtioBlkConfig config = BlkConfigSpace.config(options, disk.capacityBytes());
@@ -103,7 +118,7 @@ public final class VirtioBlkDevice implements AutoCloseable {
                     int threads = ioThreads();
                     builder.asyncHandlers(index -> {
                         ThreadedQueueHandler handler = new ThreadedQueueHandler(queueName(index), threads,
-                                options.queueSize(), () -> server(index));
+                                options.queueSize(), inlineLimit, () -> server(index));
                         threaded.add(handler);
                         return handler;
                     });
@@ -185,6 +200,24 @@ public final class VirtioBlkDevice implements AutoCloseable {
             return 0;
         }
         return options.ioThreads() > 0 ? options.ioThreads() : BlkOptions.DEFAULT_IO_THREADS;
+    }
+
+    /**
+     * With {@link BlkAio#THREADS}, the most bytes a request may carry to be served on its queue's
+     * thread rather than handed to an I/O thread: {@link #IN_MEMORY_INLINE_LIMIT} for a file in
+     * memory served so in place of io_uring, 0 (every request handed over) otherwise.
+     */
+    public long inlineLimit() {
+        return inlineLimit;
+    }
+
+    /** How many requests all queues handed to their I/O threads (tests). */
+    long requestsHandedToIoThreads() {
+        long n = 0;
+        for (ThreadedQueueHandler handler : threaded) {
+            n += handler.handedOver();
+        }
+        return n;
     }
 
     /** Why {@link #aio()} is not the engine the options asked for, for a log line; null when it is. */

@@ -38,7 +38,7 @@ class AioEnginesTest {
 
     /**
      * Under the build directory rather than the system's temporary directory, which may be a
-     * tmpfs: a file there is served sync whatever the engine asked for (see the last test).
+     * tmpfs: a file there is not served on io_uring whatever the engine asked for (see the tmpfs test).
      */
     Path dir;
 
@@ -283,7 +283,7 @@ class AioEnginesTest {
     }
 
     @Test
-    void aFileOnTmpfsIsServedSyncAndSaysWhy() throws Exception {
+    void aFileOnTmpfsCopiesSmallRequestsOnTheQueueThreadAndLargeOnesOnIoThreads() throws Exception {
         Path shm = Path.of("/dev/shm");
         Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "no /dev/shm here");
         Path file = Files.createTempFile(shm, "aio-engines", ".img");
@@ -295,11 +295,19 @@ class AioEnginesTest {
                 Assumptions.abort("/dev/shm is not a tmpfs here");
             }
             try (BlkRig rig = new BlkRig(options("t-shm", BlkAio.IO_URING), backend)) {
-                assertThat(rig.device.aio()).isEqualTo(BlkAio.SYNC);
-                assertThat(rig.device.aioNote()).contains("tmpfs");
-                byte[] data = random(4096, 8);
-                assertThat(rig.write(0, 8, data)).isEqualTo(VirtioBlk.S_OK);
-                assertThat(rig.read(0, 8, 4096)).isEqualTo(data);
+                assertThat(rig.device.aio()).isEqualTo(BlkAio.THREADS);
+                assertThat(rig.device.ioThreads()).isEqualTo(BlkOptions.DEFAULT_IO_THREADS);
+                assertThat(rig.device.inlineLimit()).isEqualTo(VirtioBlkDevice.IN_MEMORY_INLINE_LIMIT);
+                assertThat(rig.device.aioNote()).contains("tmpfs").contains("64 KiB");
+                // At the limit (64 KiB of data and the 16-byte header) and above it.
+                int large = (int) VirtioBlkDevice.IN_MEMORY_INLINE_LIMIT * 2;
+                byte[] small = random(4096, 8);
+                byte[] big = random(large, 9);
+                assertThat(rig.write(0, 8, small)).isEqualTo(VirtioBlk.S_OK);
+                assertThat(rig.write(0, 1024, big)).isEqualTo(VirtioBlk.S_OK);
+                assertThat(rig.read(0, 8, 4096)).isEqualTo(small);
+                assertThat(rig.read(0, 1024, large)).isEqualTo(big);
+                assertThat(rig.device.requestsHandedToIoThreads()).isEqualTo(2);
             }
         } finally {
             Files.deleteIfExists(file);

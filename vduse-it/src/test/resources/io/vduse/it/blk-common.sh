@@ -101,7 +101,7 @@ load_module() {
 
 # backing_on_ext4 MIB: an ext4 file system on a brd ramdisk of MIB MiB, mounted at /tmp/ext4, for
 # backing files: ext4 takes non-blocking reads, so vduse-blk serves a file there on io_uring (the
-# default engine), while a file on the guest's tmpfs /tmp is served sync (io_uring would hand
+# default engine), while a file on the guest's tmpfs /tmp is not (io_uring would hand
 # each request to a kernel worker thread). Checks brd_rc, backing_ext4_module, backing_fs_rc.
 backing_on_ext4() {
     rmmod brd 2>/dev/null

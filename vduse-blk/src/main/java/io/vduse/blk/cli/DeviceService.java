@@ -217,7 +217,10 @@ final class DeviceService {
             return "nbd (asynchronous, timeout " + ((NbdBackend) device.backend()).timeout().toSeconds() + " s)";
         }
         return switch (device.aio()) {
-            case THREADS -> "threads (" + device.ioThreads() + " per queue)";
+            case THREADS -> device.inlineLimit() > 0
+                    ? "threads (" + device.ioThreads() + " per queue, for requests above "
+                            + (device.inlineLimit() >> 10) + " KiB; smaller ones on the queue's thread)"
+                    : "threads (" + device.ioThreads() + " per queue)";
             default -> device.aio().cliName();
         };
     }

@@ -148,7 +148,9 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "on the queue's thread; where the kernel refuses io_uring, threads instead, saying why), "
                     + "threads (--io-threads at once per queue, each on a thread of its own) or sync (one at a "
                     + "time on the queue's thread; fastest where the backend never waits). A device in memory "
-                    + "(--size without --file) and a file on tmpfs are served sync, saying so.")
+                    + "(--size without --file) is served sync; a file on tmpfs or ramfs, where io_uring would hand "
+                    + "every request to a kernel thread, is served on the queue's thread up to 64 KiB a request and "
+                    + "on 8 I/O threads above, saying so.")
     String aio;
 
     @Option(names = "--io-threads", paramLabel = "N",

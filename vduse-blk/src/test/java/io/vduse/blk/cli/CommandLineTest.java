@@ -173,7 +173,7 @@ class CommandLineTest {
     @ValueSource(strings = {"io_uring", "threads", "sync"})
     void simulateOnAFileVerifiesEveryByteWithEveryEngine(String engine) throws Exception {
         // Under the build directory: the system's temporary directory may be a tmpfs, whose files
-        // are served sync whatever the engine asked for.
+        // are not served on io_uring whatever the engine asked for.
         Path dir = Files.createDirectories(Path.of("target"));
         Path file = dir.resolve("sim-" + engine + ".img");
         Files.deleteIfExists(file);

@@ -20,8 +20,9 @@ public enum BlkAio {
      * its own. For a file or block device; a backend in memory is served {@link #SYNC}, and a file
      * in memory (tmpfs, ramfs, where io_uring would hand every request to a kernel worker thread)
      * {@link #THREADS} with its small requests on the queue's thread
-     * ({@link VirtioBlkDevice#inlineLimit()}). Where the kernel refuses io_uring (none, {@code kernel.io_uring_disabled}, a seccomp filter) the device
-     * serves {@link #THREADS} instead and says why ({@link VirtioBlkDevice#aio()}).
+     * ({@link VirtioBlkDevice#inlineLimit()}). Where the kernel refuses io_uring (none,
+     * {@code kernel.io_uring_disabled}, a seccomp filter) the device serves {@link #THREADS}
+     * instead and says why ({@link VirtioBlkDevice#aio()}).
      */
     IO_URING;
 

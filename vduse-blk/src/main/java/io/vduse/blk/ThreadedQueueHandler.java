@@ -57,7 +57,7 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
         this.threads = new Thread[threadCount];
         for (int i = 0; i < threadCount; i++) {
             BlkQueueHandler server = servers.get();
-            threads[i] = Thread.ofPlatform().name(name + "-io" + i).daemon().unstarted(() -> serve(server));
+            threads[i] = Thread.ofPlatform().name(name + "-io" + i).daemon().unstarted(() -> serveHandedOver(server));
         }
         for (Thread t : threads) {
             t.start();
@@ -67,15 +67,15 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
     @Override
     public void start(Request request) {
         DescriptorChain chain = request.chain();
-        if (Math.max(chain.readableLength(), chain.writableLength()) <= inlineLimit) {
+        if (inlineLimit > 0 && Math.max(chain.readableLength(), chain.writableLength()) <= inlineLimit) {
             serve(queueThreadServer, request);
             return;
         }
-        handedOver++; // the queue's thread is the only writer
         if (!pending.offer(request)) {
             // Cannot happen while the SDK keeps at most a ring's worth in flight; answered IOERR if it does.
             throw new IllegalStateException("more requests in flight than the ring holds (" + pending.size() + ")");
         }
+        handedOver++; // the queue's thread is the only writer
     }
 
     @Override
@@ -83,7 +83,7 @@ final class ThreadedQueueHandler implements AsyncQueueHandler {
         queueThreadServer.failed(request.chain(), cause);
     }
 
-    private void serve(BlkQueueHandler server) {
+    private void serveHandedOver(BlkQueueHandler server) {
         try {
             while (true) {
                 serve(server, pending.take());

@@ -3,6 +3,7 @@ package io.vduse.blk.cli;
 import io.vduse.api.virtio.VirtioBlk;
 import io.vduse.blk.BlkAio;
 import io.vduse.blk.BlkOptions;
+import io.vduse.blk.VirtioBlkDevice;
 import io.vduse.blk.nbd.NbdBackend;
 import io.vduse.blk.nbd.NbdUri;
 import io.vduse.core.vdpa.VdpaDriver;
@@ -149,8 +150,9 @@ final class VduseBlkCommand implements Callable<Integer> {
                     + "threads (--io-threads at once per queue, each on a thread of its own) or sync (one at a "
                     + "time on the queue's thread; fastest where the backend never waits). A device in memory "
                     + "(--size without --file) is served sync; a file on tmpfs or ramfs, where io_uring would hand "
-                    + "every request to a kernel thread, is served on the queue's thread up to 64 KiB a request and "
-                    + "on 8 I/O threads above, saying so.")
+                    + "every request to a kernel thread, is served on the queue's thread up to "
+                    + (VirtioBlkDevice.IN_MEMORY_INLINE_LIMIT >> 10) + " KiB a request and on "
+                    + BlkOptions.DEFAULT_IO_THREADS + " I/O threads above, saying so.")
     String aio;
 
     @Option(names = "--io-threads", paramLabel = "N",
